@@ -1,0 +1,161 @@
+"""The decoded battery bank: every battery's record and the bank's aggregates.
+
+Storage is preallocated for ``MAX_BATTERIES`` so decoding a reading allocates
+nothing. Units are integers: mV, mA, tenths of a degree C (``dc``). The link layer
+fills a staging ``Bank`` and swaps it in only when a whole frame was valid, so a
+``Bank`` is never half-updated (docs/link-protocol.md).
+"""
+from array import array
+from micropython import const
+
+MAX_BATTERIES = const(50)   # behaviour §6: smallBMS NG, up to 50 batteries
+MAX_CELLS = const(16)       # a 51.2 V LiFePO4 battery holds 16 cells
+MAX_TEMPS = const(4)
+SERIAL_LEN = const(12)
+NOMINAL_CELL_MV = const(3200)  # LiFePO4 nominal cell voltage
+
+# Topology verdicts.
+TOPOLOGY_OK = const(0)
+TOPOLOGY_EMPTY = const(1)
+TOPOLOGY_MIXED_CELLS = const(2)     # batteries disagree on their cell count
+TOPOLOGY_UNEVEN_STRINGS = const(3)  # series positions hold different battery counts
+TOPOLOGY_NAMES = ("ok", "no batteries", "mixed cell counts", "uneven series strings")
+
+FLAG_BALANCING = const(1)
+FLAG_FAULT = const(2)
+
+
+class Bank:
+    """One complete reading of the bank.
+
+    Per battery ``i`` (0-based, ring order): ``serial`` bytes at
+    ``[i*SERIAL_LEN:(i+1)*SERIAL_LEN]``, ``capacity_ah[i]``, ``fw_version[i]``
+    (major << 8 | minor), ``voltage_mv[i]``, ``current_ma[i]`` (+ = charging),
+    ``flags[i]``, ``series_pos[i]`` (1-based), ``n_cells[i]``, ``n_temps[i]``,
+    cells at ``cell_mv[i*MAX_CELLS + k]`` and temperatures at
+    ``temp_dc[i*MAX_TEMPS + k]`` (0.1 degC).
+
+    Aggregates, valid when ``count > 0``: ``cell_min_mv``, ``cell_max_mv``,
+    ``temp_min_dc``, ``temp_max_dc``, ``bank_mv``, ``current_ma``, ``series``,
+    ``parallel``, ``total_cells``, ``system_v`` (12, 24 or 48, 0 if none fits),
+    ``topology`` (a ``TOPOLOGY_*`` verdict).
+    """
+
+    def __init__(self):
+        n = MAX_BATTERIES
+        self.count = 0
+        self.serial = bytearray(n * SERIAL_LEN)
+        self.capacity_ah = array("H", bytes(2 * n))
+        self.fw_version = array("H", bytes(2 * n))
+        self.voltage_mv = array("H", bytes(2 * n))
+        self.current_ma = array("i", bytes(4 * n))
+        self.flags = array("H", bytes(2 * n))
+        self.series_pos = bytearray(n)
+        self.n_cells = bytearray(n)
+        self.n_temps = bytearray(n)
+        self.cell_mv = array("H", bytes(2 * n * MAX_CELLS))
+        self.temp_dc = array("h", bytes(2 * n * MAX_TEMPS))
+        self._per_pos = array("H", bytes(2 * (MAX_BATTERIES + 1)))
+        self._pos_mv = array("i", bytes(4 * (MAX_BATTERIES + 1)))
+        self.clear_aggregates()
+
+    def clear_aggregates(self):
+        self.cell_min_mv = 0
+        self.cell_max_mv = 0
+        self.cell_min_at = 0   # battery index * MAX_CELLS + cell index
+        self.cell_max_at = 0
+        self.temp_min_dc = 0
+        self.temp_max_dc = 0
+        self.bank_mv = 0
+        self.bank_current_ma = 0
+        self.series = 0
+        self.parallel = 0
+        self.total_cells = 0
+        self.system_v = 0
+        self.topology = TOPOLOGY_EMPTY
+
+    def serial_str(self, i):
+        """Battery ``i``'s serial number as str (trailing NULs and spaces dropped)."""
+        raw = bytes(self.serial[i * SERIAL_LEN:(i + 1) * SERIAL_LEN])
+        return raw.decode().rstrip("\x00 ")
+
+    def compute_aggregates(self):
+        """Derive min/max, bank voltage and current and the topology from the records."""
+        n = self.count
+        if n == 0:
+            self.clear_aggregates()
+            return
+        cmin = 0xFFFF
+        cmax = -1
+        tmin = 32767
+        tmax = -32768
+        total_cells = 0
+        amps = 0
+        per_pos = self._per_pos
+        pos_mv = self._pos_mv
+        for p in range(MAX_BATTERIES + 1):
+            per_pos[p] = 0
+            pos_mv[p] = 0
+        series = 0
+        cells0 = self.n_cells[0]
+        mixed = False
+        for i in range(n):
+            nc = self.n_cells[i]
+            if nc != cells0:
+                mixed = True
+            total_cells += nc
+            base = i * MAX_CELLS
+            for k in range(nc):
+                v = self.cell_mv[base + k]
+                if v < cmin:
+                    cmin = v
+                    self.cell_min_at = base + k
+                if v > cmax:
+                    cmax = v
+                    self.cell_max_at = base + k
+            base = i * MAX_TEMPS
+            for k in range(self.n_temps[i]):
+                t = self.temp_dc[base + k]
+                if t < tmin:
+                    tmin = t
+                if t > tmax:
+                    tmax = t
+            p = self.series_pos[i]
+            per_pos[p] += 1
+            pos_mv[p] += self.voltage_mv[i]
+            if p > series:
+                series = p
+            amps += self.current_ma[i]
+        self.cell_min_mv = cmin
+        self.cell_max_mv = cmax
+        self.temp_min_dc = tmin
+        self.temp_max_dc = tmax
+        self.total_cells = total_cells
+        self.series = series
+        parallel = per_pos[1]
+        uneven = False
+        bank_mv = 0
+        for p in range(1, series + 1):
+            if per_pos[p] != parallel:
+                uneven = True
+            if per_pos[p]:
+                bank_mv += pos_mv[p] // per_pos[p]
+        self.parallel = parallel
+        self.bank_mv = bank_mv
+        # Every battery of a series string carries the string's current.
+        self.bank_current_ma = amps // series
+        if mixed:
+            self.topology = TOPOLOGY_MIXED_CELLS
+        elif uneven:
+            self.topology = TOPOLOGY_UNEVEN_STRINGS
+        else:
+            self.topology = TOPOLOGY_OK
+        nominal_mv = series * cells0 * NOMINAL_CELL_MV
+        self.system_v = 0
+        if not mixed:
+            if nominal_mv == 12800:
+                self.system_v = 12
+            elif nominal_mv == 25600:
+                self.system_v = 24
+            elif nominal_mv == 51200:
+                self.system_v = 48

@@ -1,0 +1,97 @@
+"""The control tick: link bytes -> bank -> protection -> outputs.
+
+Data flows one way. ``Bms.tick(now_ms)`` is the whole of one control cycle; the
+loop in ``main`` calls it every ``TICK_MS``. Nothing here reads a clock.
+"""
+from micropython import const
+
+import board as B
+import codes as C
+from link import LinkMaster
+from protection import Protection
+from ticks import ticks_diff
+
+TICK_MS = const(100)          # control period; the link polls every 1000 ms
+LED_BLINK_MS = const(500)     # status LED: blinking = warning (behaviour §8, smallBMS NG)
+
+
+class Bms:
+    """One BMS: ``hw`` (``hw.Hardware`` or a stand-in with the same methods) and
+    ``settings`` (``settings.Settings``).
+
+    After each ``tick``: ``protection`` holds the logical decisions,
+    ``pre_alarm_out`` the pre-alarm pin state after continuous/intermittent
+    shaping, ``link.bank`` the latest reading, ``ticks`` the tick count.
+    """
+
+    def __init__(self, hw, settings):
+        self.hw = hw
+        self.settings = settings
+        self.link = LinkMaster(hw.uart)
+        self.protection = Protection(settings)
+        self.ticks = 0
+        self.now_ms = 0
+        self.pre_alarm_out = False
+        self._pre_ms = 0
+        self._led_ms = 0
+        self._last_ms = None
+        hw.all_safe()
+
+    def tick(self, now_ms):
+        dt = 0 if self._last_ms is None else ticks_diff(now_ms, self._last_ms)
+        if dt < 0:
+            dt = 0
+        self._last_ms = now_ms
+        self.now_ms = now_ms
+        fresh = self.link.service(now_ms)
+        link = self.link
+        bank = link.bank if link.has_reading else None
+        hw = self.hw
+        p = self.protection
+        p.update(now_ms, bank, fresh, hw.remote_l_mv(), hw.remote_h_mv())
+        hw.set_output(B.OUT_LOAD_DISCONNECT, p.atd)
+        hw.set_output(B.OUT_CHARGE_DISCONNECT, p.atc)
+        hw.set_output(B.OUT_ALTERNATOR_PORT, p.alternator_port)
+        hw.set_output(B.OUT_SYSTEM_CHARGE, p.system_charge)
+        hw.set_output(B.OUT_SYSTEM_DISCHARGE, p.system_discharge)
+        self._shape_pre_alarm(dt)
+        hw.set_output(B.OUT_PRE_ALARM, self.pre_alarm_out)
+        self._status_led(dt)
+        self.ticks += 1
+
+    def _shape_pre_alarm(self, dt):
+        p = self.protection
+        if not p.pre_alarm:
+            self._pre_ms = 0
+            self.pre_alarm_out = False
+            return
+        if self.settings.get("pre_alarm_mode") == "continuous":
+            self.pre_alarm_out = True
+            return
+        if self.pre_alarm_out or self._pre_ms:
+            self._pre_ms += dt
+        half = self.settings.ms("pre_alarm_blink_s")
+        self._pre_ms %= 2 * half
+        self.pre_alarm_out = self._pre_ms < half
+
+    def _status_led(self, dt):
+        worst = 0
+        a = self.protection.active
+        for cid in range(C.N_CODES):
+            if a[cid]:
+                sev = C.severity(cid)
+                if sev > worst:
+                    worst = sev
+        if worst >= C.SEVERITY_ALARM:
+            on = True
+        elif worst == C.SEVERITY_WARNING:
+            self._led_ms = (self._led_ms + dt) % (2 * LED_BLINK_MS)
+            on = self._led_ms < LED_BLINK_MS
+        else:
+            self._led_ms = 0
+            on = False
+        self.hw.set_output(B.OUT_STATUS_LED, on)
+
+    def safe(self):
+        """Every output to its safe state (used when the loop stops or crashes)."""
+        self.hw.all_safe()

@@ -1,0 +1,51 @@
+"""Entry point: the ESP32 runs this file at boot; the simulator calls ``run``.
+
+``build()`` wires board file, hardware layer, settings and controller;
+``run(app, clock)`` is the control loop. ``clock`` supplies ``ticks_ms()`` and
+``sleep_ms(ms)``: the ``time`` module on the board, a virtual clock on the host,
+so the same loop runs a simulated day in seconds.
+"""
+import bms
+import board
+import hw
+import settings
+from ticks import ticks_add, ticks_diff
+
+
+def build(board_path="board.json", settings_obj=None):
+    """Return a ready ``bms.Bms`` for the board file at ``board_path``."""
+    b = board.load(board_path)
+    return bms.Bms(hw.Hardware(b), settings_obj or settings.Settings())
+
+
+def run(app, clock, keep_going=None):
+    """Tick ``app`` every ``bms.TICK_MS`` until ``keep_going()`` returns False.
+
+    If a tick raises, every output goes to its safe state before the error
+    propagates: a crashed loop never leaves ATC or ATD allowed.
+    """
+    due = clock.ticks_ms()
+    try:
+        while keep_going is None or keep_going():
+            app.tick(clock.ticks_ms())
+            due = ticks_add(due, bms.TICK_MS)
+            wait = ticks_diff(due, clock.ticks_ms())
+            if wait > 0:
+                clock.sleep_ms(wait)
+            else:
+                due = clock.ticks_ms()   # overran: start the next period now
+    except BaseException:
+        app.safe()
+        raise
+
+
+def main():
+    import time
+    import diag
+    app = build()
+    diag.attach(app)
+    run(app, time)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Settings schema and the validated settings store.
+
+Every threshold, reset value and delay the firmware uses is a row of ``SCHEMA``:
+``(name, unit, default, min, max, source)``. A setting with unit ``"choice"`` has a
+tuple of labels in place of min and max and its value is one label. Logic never
+holds a threshold as a literal: it reads this store (docs/settings.md, generated
+from this table, lists them all).
+"""
+
+CHOICE = "choice"
+
+# name, unit, default, minimum (or choices), maximum, source
+SCHEMA = (
+    # Cell under-voltage: ATD (behaviour §1; reset from the Lynx Smart BMS manual: all cells >= 3.2 V).
+    ("cell_uv_trip_v", "V", 2.80, 2.60, 3.00, "behaviour §1: load disconnect at 2.8 V per cell, adjustable"),
+    ("cell_uv_reset_v", "V", 3.20, 2.90, 3.40, "project: loads back on when every cell is >= 3.2 V (Lynx Smart BMS manual)"),
+    ("cell_uv_delay_s", "s", 5, 0, 60, "project: filters load-step sags (docs/protection.md)"),
+    # Pre-alarm (behaviour §1).
+    ("pre_alarm_trip_v", "V", 3.10, 2.80, 3.30, "behaviour §1: pre-alarm at 3.1 V per cell, adjustable"),
+    ("pre_alarm_reset_v", "V", 3.20, 2.90, 3.40, "project: hysteresis up to the under-voltage reset"),
+    ("pre_alarm_delay_s", "s", 1, 0, 30, "project: filters single-sample sags"),
+    ("pre_alarm_lead_s", "s", 30, 30, 300, "behaviour §1: pre-alarm at least 30 s before ATD is withdrawn"),
+    ("pre_alarm_usage", CHOICE, "use", ("use", "not_available"), None, "behaviour §9: battery pre-alarm usage"),
+    ("pre_alarm_mode", CHOICE, "continuous", ("continuous", "intermittent"), None, "behaviour §1, §9"),
+    ("pre_alarm_blink_s", "s", 1, 1, 5, "project: intermittent pre-alarm, on and off for this long each"),
+    # Cell over-voltage: ATC (behaviour §1 names the rule, not the number).
+    ("cell_ov_trip_v", "V", 3.75, 3.50, 3.90, "project: LiFePO4 cell maximum (docs/protection.md)"),
+    ("cell_ov_reset_v", "V", 3.55, 3.35, 3.70, "project: charging resumes once the cell has settled"),
+    ("cell_ov_delay_s", "s", 1, 0, 10, "project: short, over-voltage damages cells fast"),
+    # Temperatures for charging: ATC (behaviour §1).
+    ("charge_ot_trip_c", "degC", 50, 40, 60, "project: LiFePO4 charge range 5..50 degC"),
+    ("charge_ot_reset_c", "degC", 45, 30, 58, "project: 5 degC hysteresis"),
+    ("charge_ot_delay_s", "s", 5, 0, 60, "project"),
+    ("charge_ut_trip_c", "degC", 5, 0, 10, "behaviour §1 (smallBMS NG): no charging below 5 degC"),
+    ("charge_ut_reset_c", "degC", 6, 1, 15, "project: 1 degC hysteresis"),
+    ("charge_ut_delay_s", "s", 5, 0, 60, "project"),
+    # Link supervision (behaviour §1 leaves the delays to the project).
+    ("link_lost_warn_s", "s", 3, 2, 30, "project: W-B05 after this long without a valid reading"),
+    ("link_lost_alarm_s", "s", 30, 30, 300, "project: A-B05 this long after W-B05 (>= the 30 s pre-alarm lead)"),
+    # Remote on/off (behaviour §2).
+    ("remote_function", CHOICE, "ports_only", ("ports_only", "all_off"), None, "behaviour §2: remote on/off function"),
+    ("remote_l_on_below_v", "V", 5.0, 1.0, 8.0, "behaviour §2: ON when L < 5 V (smallBMS NG: 3.5 V)"),
+    ("remote_h_on_above_v", "V", 3.0, 1.0, 8.0, "behaviour §2: ON when H > 3 V (smallBMS NG: 2.9 V)"),
+)
+
+_INDEX = {}
+for _i in range(len(SCHEMA)):
+    _INDEX[SCHEMA[_i][0]] = _i
+
+# Cross-field rules: (low, high, why); each must hold as low < high.
+_ORDER = (
+    ("cell_uv_trip_v", "cell_uv_reset_v", "the under-voltage reset must be above its trip"),
+    ("pre_alarm_trip_v", "pre_alarm_reset_v", "the pre-alarm reset must be above its trip"),
+    ("cell_uv_trip_v", "pre_alarm_trip_v", "the pre-alarm must trip above the under-voltage trip"),
+    ("cell_ov_reset_v", "cell_ov_trip_v", "the over-voltage reset must be below its trip"),
+    ("charge_ot_reset_c", "charge_ot_trip_c", "the over-temperature reset must be below its trip"),
+    ("charge_ut_trip_c", "charge_ut_reset_c", "the low-temperature reset must be above its trip"),
+)
+
+
+class SettingsError(ValueError):
+    """A rejected ``set``: the message says which rule; nothing was changed."""
+
+
+def schema_row(name):
+    """Return the schema row of ``name``; raise ``SettingsError`` if there is none."""
+    i = _INDEX.get(name)
+    if i is None:
+        raise SettingsError("unknown setting '%s'" % name)
+    return SCHEMA[i]
+
+
+class Settings:
+    """The current settings: a value per schema row, always valid as a whole.
+
+    ``get(name)`` returns the value in the schema's unit; ``set(name, value)``
+    validates type, range and the cross-field order rules, then stores it, or
+    raises ``SettingsError`` and keeps the old value. ``version`` counts changes so
+    consumers can recompute derived integers only when something changed.
+    """
+
+    def __init__(self):
+        self._values = {}
+        self.version = 0
+        self.reset_defaults()
+
+    def reset_defaults(self):
+        for row in SCHEMA:
+            self._values[row[0]] = row[2]
+        self.version += 1
+
+    def get(self, name):
+        if name not in self._values:
+            raise SettingsError("unknown setting '%s'" % name)
+        return self._values[name]
+
+    def names(self):
+        """Setting names in schema order (a list of str)."""
+        return [row[0] for row in SCHEMA]
+
+    def _convert(self, name, value):
+        # Type and range of one value, without the cross-field rules.
+        row = schema_row(name)
+        unit = row[1]
+        if unit == CHOICE:
+            if value not in row[3]:
+                raise SettingsError("%s must be one of %s, not %r" % (name, ", ".join(row[3]), value))
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingsError("%s takes a number in %s, not %r" % (name, unit, value))
+        if value != value or value < row[3] or value > row[4]:
+            raise SettingsError("%s must be within %s..%s %s, not %r" % (name, row[3], row[4], unit, value))
+        if isinstance(row[2], int):
+            if int(value) != value:
+                raise SettingsError("%s takes a whole number of %s, not %r" % (name, unit, value))
+            value = int(value)
+        return value
+
+    def _check_order(self, values, changed):
+        for low, high, why in _ORDER:
+            if (low in changed or high in changed) and not values[low] < values[high]:
+                raise SettingsError("%s=%r and %s=%r rejected: %s" % (low, values[low], high, values[high], why))
+
+    def check(self, name, value):
+        """Return ``value`` converted to the setting's type, or raise ``SettingsError``."""
+        value = self._convert(name, value)
+        trial = dict(self._values)
+        trial[name] = value
+        self._check_order(trial, (name,))
+        return value
+
+    def set(self, name, value):
+        """Validate and store one setting; raise ``SettingsError`` and keep the old value on bad input."""
+        value = self.check(name, value)
+        self._values[name] = value
+        self.version += 1
+        return value
+
+    def update(self, values):
+        """Set several settings at once, all or nothing.
+
+        ``values`` is a dict name -> value. The order rules are checked on the final
+        combination, so a trip and its reset can move together.
+        Raises ``SettingsError`` (nothing changed) on the first bad value.
+        """
+        trial = dict(self._values)
+        for name in values:
+            trial[name] = self._convert(name, values[name])
+        self._check_order(trial, values)
+        self._values = trial
+        self.version += 1
+
+    def mv(self, name):
+        """A setting in volts as integer millivolts (rounded)."""
+        return int(self._values[name] * 1000 + 0.5)
+
+    def ms(self, name):
+        """A setting in seconds as integer milliseconds."""
+        return int(self._values[name] * 1000 + 0.5)
+
+    def deci_c(self, name):
+        """A setting in degC as integer tenths of a degree (rounded toward nearest)."""
+        v = self._values[name] * 10
+        return int(v + 0.5) if v >= 0 else -int(-v + 0.5)
