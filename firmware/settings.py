@@ -28,11 +28,11 @@ SCHEMA = (
     ("cell_ov_reset_v", "V", 3.55, 3.35, 3.70, "project: charging resumes once the cell has settled"),
     ("cell_ov_delay_s", "s", 1, 0, 10, "project: short, over-voltage damages cells fast"),
     # Temperatures for charging: ATC (behaviour §1).
-    ("charge_ot_trip_c", "degC", 50, 40, 60, "project: LiFePO4 charge range 5..50 degC"),
-    ("charge_ot_reset_c", "degC", 45, 30, 58, "project: 5 degC hysteresis"),
+    ("charge_ot_trip_c", "degC", 50.0, 40, 60, "project: LiFePO4 charge range 5..50 degC"),
+    ("charge_ot_reset_c", "degC", 45.0, 30, 58, "project: 5 degC hysteresis"),
     ("charge_ot_delay_s", "s", 5, 0, 60, "project"),
-    ("charge_ut_trip_c", "degC", 5, 0, 10, "behaviour §1 (smallBMS NG): no charging below 5 degC"),
-    ("charge_ut_reset_c", "degC", 6, 1, 15, "project: 1 degC hysteresis"),
+    ("charge_ut_trip_c", "degC", 5.0, 0, 10, "behaviour §1 (smallBMS NG): no charging below 5 degC"),
+    ("charge_ut_reset_c", "degC", 6.0, 1, 15, "project: 1 degC hysteresis"),
     ("charge_ut_delay_s", "s", 5, 0, 60, "project"),
     # Link supervision (behaviour §1 leaves the delays to the project).
     ("link_lost_warn_s", "s", 3, 2, 30, "project: W-B05 after this long without a valid reading"),

@@ -149,7 +149,11 @@ def _check_one(ex, trace, link_errors):
                 return "%s at the end is %r, expected %r" % (key, last.get(key), want)
         return None
     if t == "never":
+        lo = ex.get("after_s", float("-inf"))
+        hi = ex.get("before_s", float("inf"))
         for rec in trace:
+            if not lo <= rec["t_s"] <= hi:
+                continue
             if "code" in ex and ex["code"] in rec["codes"]:
                 return "%s was raised at %.1f s" % (ex["code"], rec["t_s"])
             if "field" in ex and rec[ex["field"]] == ex.get("value", False):

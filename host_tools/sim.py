@@ -264,8 +264,8 @@ class Simulation:
             self._step += 1
             self._step_since_ms = t_ms
             self._event_seen_ms = None
-        if self._finish_ms is None:
-            self._finish_ms = t_ms + int(self.sc.get("end_after_s", 60) * 1000)
+        if self._finish_ms is None and "end_after_s" in self.sc:
+            self._finish_ms = t_ms + int(self.sc["end_after_s"] * 1000)
 
     def _happened(self, until, t_ms):
         """True when the event happened at this tick: an edge, not a level, so a

@@ -1,0 +1,83 @@
+"""firmware/settings.py: schema sanity, validation, all-or-nothing updates."""
+import math
+
+import pytest
+
+import host_tools
+
+host_tools.use_firmware()
+import settings as S  # noqa: E402
+
+
+def test_every_default_is_valid_and_in_range():
+    s = S.Settings()
+    for name, unit, default, lo, hi, source in S.SCHEMA:
+        assert source, name
+        if unit == S.CHOICE:
+            assert default in lo
+        else:
+            assert lo <= default <= hi, name
+            assert unit in ("V", "s", "degC"), name
+        assert s.check(name, default) == default
+        assert name.endswith(("_v", "_s", "_c")) or unit == S.CHOICE, "unit missing from name: " + name
+
+
+def test_behaviour_doc_defaults():
+    s = S.Settings()
+    assert s.mv("cell_uv_trip_v") == 2800        # behaviour §1
+    assert s.mv("pre_alarm_trip_v") == 3100      # behaviour §1
+    assert s.ms("pre_alarm_lead_s") == 30000     # behaviour §1
+    assert s.deci_c("charge_ut_trip_c") == 50    # behaviour §1, NG: 5 degC
+    assert s.get("pre_alarm_mode") == "continuous"
+    assert s.get("remote_function") == "ports_only"
+
+
+@pytest.mark.parametrize("name,value,words", [
+    ("cell_uv_trip_v", 3.5, "within"),
+    ("cell_uv_trip_v", "2.8", "number"),
+    ("cell_uv_trip_v", True, "number"),
+    ("cell_uv_trip_v", math.nan, "within"),
+    ("cell_uv_delay_s", 2.5, "whole number"),
+    ("pre_alarm_mode", "blinking", "one of"),
+    ("pre_alarm_lead_s", 29, "within"),          # never less than the documented 30 s
+    ("no_such_setting", 1, "unknown"),
+    ("pre_alarm_reset_v", 3.05, "reset must be above"),
+    ("pre_alarm_trip_v", 2.8, "pre-alarm must trip above"),
+])
+def test_bad_values_are_refused_and_change_nothing(name, value, words):
+    s = S.Settings()
+    before = {n: s.get(n) for n in s.names()}
+    version = s.version
+    with pytest.raises(S.SettingsError) as e:
+        s.set(name, value)
+    assert words in str(e.value)
+    assert {n: s.get(n) for n in s.names()} == before
+    assert s.version == version
+
+
+def test_set_stores_and_converts():
+    s = S.Settings()
+    assert s.set("cell_uv_delay_s", 7.0) == 7 and isinstance(s.get("cell_uv_delay_s"), int)
+    s.set("pre_alarm_mode", "intermittent")
+    assert s.get("pre_alarm_mode") == "intermittent"
+    s.set("charge_ut_trip_c", 2.5)
+    assert s.deci_c("charge_ut_trip_c") == 25
+
+
+def test_update_moves_trip_and_reset_together_or_not_at_all():
+    s = S.Settings()
+    s.update({"cell_ov_trip_v": 3.65, "cell_ov_reset_v": 3.40})
+    assert (s.get("cell_ov_trip_v"), s.get("cell_ov_reset_v")) == (3.65, 3.40)
+    with pytest.raises(S.SettingsError):
+        s.update({"cell_ov_trip_v": 3.70, "cell_ov_reset_v": 3.70})
+    with pytest.raises(S.SettingsError):
+        s.update({"cell_ov_trip_v": 3.70, "pre_alarm_mode": "bad"})
+    assert (s.get("cell_ov_trip_v"), s.get("cell_ov_reset_v")) == (3.65, 3.40)
+
+
+def test_negative_temperatures_round_to_the_nearest_tenth():
+    s = S.Settings()
+    s.set("charge_ut_trip_c", 0)
+    assert s.deci_c("charge_ut_trip_c") == 0
+    s._values["charge_ut_trip_c"] = -4.96
+    assert s.deci_c("charge_ut_trip_c") == -50
