@@ -40,11 +40,24 @@ def run(app, clock, keep_going=None):
 
 
 def main():
+    """Boot: build the BMS and run its loop.
+
+    Where ``_thread`` exists (the ESP32 port) the loop runs in its own thread so
+    the REPL stays usable for ``diag`` while the BMS keeps working; Ctrl-C at the
+    REPL then does not touch the outputs.
+    """
     import time
     import diag
     app = build()
     diag.attach(app)
-    run(app, time)
+    try:
+        import _thread
+    except ImportError:
+        run(app, time)
+        return app
+    _thread.stack_size(16 * 1024)
+    _thread.start_new_thread(run, (app, time))
+    return app
 
 
 if __name__ == "__main__":

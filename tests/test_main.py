@@ -1,0 +1,106 @@
+"""firmware/main.py and firmware/bms.py driven directly, without the simulator."""
+import pytest
+
+import host_tools
+from host_tools import ring
+from host_tools.vclock import VirtualClock
+
+
+@pytest.fixture
+def fw():
+    clock = VirtualClock(start_ticks=(1 << 30) - 250)      # wraps after 250 ms
+    pm = host_tools.use_firmware("esp32", clock)
+    import main
+    app = main.build(host_tools.board_path("esp32-devkitc"))
+    pm.set_adc_mv(34, 300)                                   # remote L-H loop
+    pm.set_adc_mv(35, 300)
+    return clock, pm, main, app
+
+
+def answer(app, cells=(3300, 3300, 3300, 3300)):
+    """Answer the outstanding poll like a ring of one battery."""
+    backend = app.link.uart.backend
+    seq = backend.sent[-6]
+    backend.feed(ring.forward(ring.poll(seq), lambda a: ring.record(a, "SN1", 100, 1, sum(cells), 0, 0, 1, list(cells), [200])))
+
+
+def test_build_starts_with_every_output_safe(fw):
+    clock, pm, main, app = fw
+    for name, o in app.hw.board["outputs"].items():
+        assert pm.level(o["pin"]) == 0, name
+
+
+def test_tick_by_tick(fw):
+    clock, pm, main, app = fw
+    app.tick(clock.ticks_ms())                 # sends poll 1, no reading yet
+    assert pm.level(25) == 0 and not app.protection.atd
+    answer(app)
+    clock.advance(100)
+    app.tick(clock.ticks_ms())
+    assert app.protection.atd and pm.level(25) == 1 and pm.level(26) == 1
+    assert app.link.bank.count == 1
+
+
+def test_run_ticks_on_time_across_the_wrap_and_stops(fw):
+    clock, pm, main, app = fw
+    seen = []
+    real_tick = app.tick
+
+    def tick(now):
+        seen.append(now)
+        real_tick(now)
+
+    app.tick = tick
+    main.run(app, clock, lambda: clock.elapsed_ms < 1000)
+    import bms
+    diffs = {clock.ticks_diff(b, a) for a, b in zip(seen, seen[1:])}
+    assert diffs == {bms.TICK_MS} and len(seen) == 1000 // bms.TICK_MS
+    assert any(t < 1000 for t in seen) and any(t > (1 << 30) - 300 for t in seen)
+
+
+def test_an_overrun_tick_does_not_make_the_loop_race(fw):
+    clock, pm, main, app = fw
+    seen = []
+
+    def slow_tick(now):
+        seen.append(now)
+        clock.elapsed_ms += 250                # this tick took 250 ms
+
+    app.tick = slow_tick
+    main.run(app, clock, lambda: clock.elapsed_ms < 2000)
+    gaps = [clock.ticks_diff(b, a) for a, b in zip(seen, seen[1:])]
+    assert min(gaps) >= 250
+
+
+def test_run_makes_outputs_safe_when_stopped_by_an_exception(fw):
+    clock, pm, main, app = fw
+    app.tick(clock.ticks_ms())
+    answer(app)
+    clock.advance(100)
+    app.tick(clock.ticks_ms())
+    assert pm.level(25) == 1
+
+    def interrupted(now):
+        raise KeyboardInterrupt
+
+    app.tick = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        main.run(app, clock)
+    assert pm.level(25) == 0 and pm.level(26) == 0
+
+
+def test_main_runs_the_loop_in_a_thread_where_there_is_one(fw, monkeypatch, tmp_path):
+    clock, pm, main, app = fw
+    import shutil
+    import sys
+    import types
+    shutil.copy(host_tools.board_path("esp32-devkitc"), tmp_path / "board.json")
+    monkeypatch.chdir(tmp_path)
+    started = []
+    fake = types.SimpleNamespace(stack_size=lambda n: None,
+                                 start_new_thread=lambda fn, args: started.append((fn, args)))
+    monkeypatch.setitem(sys.modules, "_thread", fake)
+    booted = main.main()
+    assert started and started[0][0] is main.run and started[0][1][0] is booted
+    import diag
+    assert diag._app is booted
