@@ -1,26 +1,37 @@
-# Every target sets up what it needs: a virtual environment with pinned packages.
+# Every target sets up what it needs: a virtual environment with pinned packages,
+# and (for the MicroPython tests) the pinned WebAssembly MicroPython from npm.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+MPY_DIR := host_tools/mpy
+MPY_STAMP := $(MPY_DIR)/node_modules/.installed
 
-.PHONY: help sim test clean
+.PHONY: help sim test build clean
 
 help:
 	@echo "make sim    run the firmware against the simulated bank (default scenario)"
-	@echo "make test   run every test"
-	@echo "make clean  remove build/ and the virtual environment"
+	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
+	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
+	@echo "make clean  remove build/, the virtual environment and node_modules"
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+$(MPY_STAMP): $(MPY_DIR)/package.json $(MPY_DIR)/package-lock.json
+	cd $(MPY_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(MPY_STAMP)
+
 sim: $(STAMP)
 	$(PY) -m host_tools.sim host_tools/scenarios/default.toml --trace build/sim/default.jsonl
 
-test: $(STAMP)
+test: $(STAMP) $(MPY_STAMP)
 	$(PY) -m pytest -q tests
 
+build: $(STAMP)
+	$(PY) -m host_tools.build
+
 clean:
-	rm -rf build $(VENV) .pytest_cache
+	rm -rf build $(VENV) .pytest_cache $(MPY_DIR)/node_modules

@@ -224,6 +224,12 @@ class MemoryBackend:
         self.sent = bytearray()
         self.tx_total = 0
 
+    def take_sent(self):
+        """Every byte written so far and not yet taken."""
+        out = bytes(self.sent)
+        self.sent = bytearray()
+        return out
+
     def feed(self, data):
         self.rx.extend(data)
 
@@ -237,7 +243,7 @@ class MemoryBackend:
 
     def read(self, n):
         out = bytes(self.rx[:n])
-        del self.rx[:n]
+        self.rx = self.rx[n:]      # MicroPython's bytearray has no slice deletion
         return out
 
 

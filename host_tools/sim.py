@@ -82,9 +82,7 @@ class MemoryLink:
         self.path = "memory"
 
     def take_sent(self):
-        out = bytes(self.backend.sent)
-        self.backend.sent.clear()
-        return out
+        return self.backend.take_sent()
 
     def deliver(self, data):
         self.backend.feed(data)

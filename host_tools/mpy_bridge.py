@@ -1,0 +1,71 @@
+"""Drive the real MicroPython interpreter (the WebAssembly port, in Node) from CPython.
+
+``MicroPython()`` starts one long-lived Node process (``host_tools/mpy/bridge.mjs``);
+``load_firmware()`` copies ``firmware/*.py`` and the pin mock (as ``machine``) into
+its ``/lib``; ``run(code)`` executes code and returns what it printed, or raises
+``MicroPythonError`` with MicroPython's own traceback. Needs ``npm ci`` in
+``host_tools/mpy`` (``make test`` does it).
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MPY_DIR = os.path.join(HERE, "mpy")
+ROOT = os.path.dirname(HERE)
+
+
+class MicroPythonError(RuntimeError):
+    """Code raised inside MicroPython; the message is its traceback."""
+
+
+def available():
+    return shutil.which("node") is not None and os.path.isdir(
+        os.path.join(MPY_DIR, "node_modules", "@micropython", "micropython-webassembly-pyscript"))
+
+
+class MicroPython:
+    def __init__(self):
+        self.proc = subprocess.Popen(["node", os.path.join(MPY_DIR, "bridge.mjs")], cwd=MPY_DIR,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def _call(self, req):
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise MicroPythonError("the MicroPython process ended")
+        return json.loads(line)
+
+    def write(self, path, data):
+        ans = self._call({"op": "write", "path": path, "data": data})
+        if not ans["ok"]:
+            raise MicroPythonError(ans.get("error"))
+
+    def run(self, code):
+        """Run ``code``; return its printed output. Raise ``MicroPythonError``."""
+        ans = self._call({"op": "run", "code": code})
+        if not ans["ok"]:
+            raise MicroPythonError((ans.get("out") or "") + ans.get("error", ""))
+        return ans["out"]
+
+    def reset(self):
+        """A fresh interpreter (files written so far are kept)."""
+        ans = self._call({"op": "reset"})
+        if not ans["ok"]:
+            raise MicroPythonError(ans.get("error"))
+
+    def load_firmware(self, extra=()):
+        """Copy the firmware, the pin mock as ``machine`` and ``extra`` files into /lib."""
+        for path in glob.glob(os.path.join(ROOT, "firmware", "*.py")):
+            self.write("/lib/" + os.path.basename(path), open(path).read())
+        self.write("/lib/machine.py", open(os.path.join(HERE, "pin_mock.py")).read())
+        for path in extra:
+            self.write("/lib/" + os.path.basename(path), open(path).read())
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)

@@ -1,0 +1,60 @@
+"""The portable tests (tests/portable/ptest_*.py) under both interpreters:
+CPython, and the real MicroPython 1.27 (WebAssembly port) with the same firmware
+files and the same pin mock."""
+import ast
+import glob
+import importlib
+import os
+import sys
+
+import pytest
+
+import host_tools
+from host_tools import mpy_bridge
+
+PORTABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "portable")
+MODULES = sorted(glob.glob(os.path.join(PORTABLE, "ptest_*.py")))
+HELPERS = sorted(glob.glob(os.path.join(PORTABLE, "pt_*.py")))
+
+
+def collect():
+    cases = []
+    for path in MODULES:
+        mod = os.path.basename(path)[:-3]
+        for node in ast.parse(open(path).read()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                cases.append((mod, node.name))
+    return cases
+
+
+CASES = collect()
+IDS = ["%s.%s" % c for c in CASES]
+
+
+def test_there_are_portable_tests():
+    assert len(CASES) >= 15
+
+
+@pytest.mark.parametrize("mod,func", CASES, ids=IDS)
+def test_cpython(mod, func):
+    host_tools.use_firmware()
+    if PORTABLE not in sys.path:
+        sys.path.insert(0, PORTABLE)
+    getattr(importlib.import_module(mod), func)()
+
+
+@pytest.fixture(scope="session")
+def micropython():
+    if not mpy_bridge.available():
+        pytest.fail("MicroPython (WebAssembly) is not installed: run `make test`, which runs npm ci in host_tools/mpy")
+    mp = mpy_bridge.MicroPython()
+    mp.load_firmware(extra=MODULES + HELPERS)
+    out = mp.run("import sys\nprint(sys.implementation.name, sys.implementation.version)")
+    assert out.startswith("micropython (1, 27")
+    yield mp
+    mp.close()
+
+
+@pytest.mark.parametrize("mod,func", CASES, ids=IDS)
+def test_micropython(micropython, mod, func):
+    micropython.run("import %s\n%s.%s()\n" % (mod, mod, func))
