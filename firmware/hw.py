@@ -23,16 +23,18 @@ class Hardware:
     def __init__(self, board, uart_rxbuf=4096):
         self.board = board
         n = len(board_mod.OUTPUT_NAMES)
-        self._pins = [None] * n
+        self._pins = []                 # machine.Pin, or None where the board has no such output
         self._active = [1] * n
         self.state = bytearray(n)       # logical state per output, 1 = on
         outs = board["outputs"]
         for i in range(n):
             name = board_mod.OUTPUT_NAMES[i]
+            pin = None
             if name in outs:
                 active = 1 if outs[name].get("active_high", True) else 0
                 self._active[i] = active
-                self._pins[i] = machine.Pin(outs[name]["pin"], machine.Pin.OUT, value=1 - active)
+                pin = machine.Pin(outs[name]["pin"], machine.Pin.OUT, value=1 - active)
+            self._pins.append(pin)
         u = board["link_uart"]
         self.uart = machine.UART(u["id"], baudrate=u["baudrate"], tx=u["tx"], rx=u["rx"],
                                  rxbuf=uart_rxbuf)
