@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 MPY_DIR := host_tools/mpy
 MPY_STAMP := $(MPY_DIR)/node_modules/.installed
 
-.PHONY: help sim test build clean
+.PHONY: help sim test build bench clean
 
 help:
 	@echo "make sim    run the firmware against the simulated bank (default scenario)"
 	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
 	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
+	@echo "make bench  memory and tick-time benchmark under MicroPython -> build/bench/memory.json"
 	@echo "make clean  remove build/, the virtual environment and node_modules"
 
 $(STAMP): requirements.txt
@@ -32,6 +33,9 @@ test: $(STAMP) $(MPY_STAMP)
 
 build: $(STAMP)
 	$(PY) -m host_tools.build
+
+bench: $(STAMP) $(MPY_STAMP)
+	$(PY) -m host_tools.bench
 
 clean:
 	rm -rf build $(VENV) .pytest_cache $(MPY_DIR)/node_modules

@@ -100,8 +100,12 @@ def _i16(b, i):
 
 
 def _i32(b, i):
-    v = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
-    return v - 0x100000000 if v & 0x80000000 else v
+    # The top byte is sign-extended first so no intermediate leaves the 31-bit
+    # small-int range of a 32-bit MicroPython port (that would allocate a bignum).
+    hi = b[i + 3]
+    if hi & 0x80:
+        hi -= 256
+    return (hi << 24) + (b[i + 2] << 16) + (b[i + 1] << 8) + b[i]
 
 
 def decode_records(buf, start, plen, hop, out):
@@ -176,6 +180,7 @@ class LinkMaster:
         self._staging = bank_mod.Bank()
         self.rx = bytearray(MAX_FRAME + 256)
         self._rxmv = memoryview(self.rx)
+        self._chunk = bytearray(128)    # readinto target: a slice at an offset would allocate
         self.rx_len = 0
         self.tx = bytearray(POLL_LEN)
         self.seq = 0
@@ -208,19 +213,20 @@ class LinkMaster:
         self._last_poll_ms = now_ms
 
     def _receive(self):
-        n = self.uart.any()
-        while n:
-            room = len(self.rx) - self.rx_len
-            if room == 0:
-                # Cannot hold a valid frame this long: drop the oldest bytes.
-                self.errors[ERR_SKIPPED_BYTES] += self.rx_len
-                self.rx_len = 0
-                room = len(self.rx)
-            got = self.uart.readinto(self._rxmv[self.rx_len:self.rx_len + min(n, room)])
+        rx = self.rx
+        chunk = self._chunk
+        while self.uart.any():
+            got = self.uart.readinto(chunk)
             if not got:
                 break
-            self.rx_len += got
-            n = self.uart.any()
+            if self.rx_len + got > len(rx):
+                # Longer than any valid frame can be: drop what is held.
+                self.errors[ERR_SKIPPED_BYTES] += self.rx_len
+                self.rx_len = 0
+            j = self.rx_len
+            for k in range(got):
+                rx[j + k] = chunk[k]
+            self.rx_len = j + got
         return self._parse()
 
     def _parse(self):

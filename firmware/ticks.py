@@ -7,13 +7,22 @@ The firmware never compares raw tick values; it only takes differences with
 """
 
 TICKS_PERIOD = 1 << 30
-_TICKS_MAX = TICKS_PERIOD - 1
-_TICKS_HALF = TICKS_PERIOD // 2
+# 2**30 itself is not a small int on a 32-bit port (small ints end at 2**30 - 1), so
+# the arithmetic below never forms it: every intermediate stays a small int and
+# nothing is allocated on the heap.
+_TICKS_MAX = (1 << 30) - 1
+_TICKS_HALF = 1 << 29
 
 
 def ticks_add(ticks, delta_ms):
-    """Return ``ticks + delta_ms`` wrapped into ``[0, TICKS_PERIOD)``."""
-    return (ticks + delta_ms) & _TICKS_MAX
+    """Return ``ticks + delta_ms`` wrapped into ``[0, TICKS_PERIOD)``.
+
+    ``ticks`` in ``[0, TICKS_PERIOD)``, ``|delta_ms| < TICKS_PERIOD / 2``.
+    """
+    t = (ticks - _TICKS_MAX) + delta_ms      # in (-2**30, 2**29]
+    if t > 0:
+        return t - 1
+    return t + _TICKS_MAX
 
 
 def ticks_diff(end, start):
@@ -21,4 +30,9 @@ def ticks_diff(end, start):
 
     The result lies in ``[-TICKS_PERIOD/2, TICKS_PERIOD/2)``, as MicroPython's.
     """
-    return ((end - start + _TICKS_HALF) & _TICKS_MAX) - _TICKS_HALF
+    d = end - start                          # in (-2**30, 2**30)
+    if d >= _TICKS_HALF:
+        return (d - _TICKS_MAX) - 1
+    if d < -_TICKS_HALF:
+        return (d + _TICKS_MAX) + 1
+    return d

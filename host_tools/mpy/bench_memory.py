@@ -1,0 +1,138 @@
+"""Memory and time of the control tick, run inside MicroPython.
+
+``bench(batteries, ticks)`` boots the BMS on the pin mock with a zero-allocation
+UART stand-in fed a pre-built ring answer, runs ``ticks`` control ticks and
+returns a dict: bytes allocated per steady-state tick (summed over the ticks
+alone, GC off) and the mean tick time in ms. The booted BMS stays in ``APP`` so
+the caller can read the heap in a later interpreter call (the WebAssembly port
+frees garbage only between calls): ``host_tools/bench.py`` does that.
+"""
+import gc
+import sys
+import time
+
+import machine  # noqa: E402  (the pin mock on the host)
+import bms  # noqa: E402
+import board  # noqa: E402
+import hw  # noqa: E402
+import link  # noqa: E402
+import settings  # noqa: E402
+
+BOARD = {
+    "name": "bench", "chip": "esp32",
+    "link_uart": {"id": 2, "tx": 17, "rx": 16, "baudrate": 115200},
+    "outputs": {"load_disconnect": {"pin": 25}, "charge_disconnect": {"pin": 26},
+                "pre_alarm": {"pin": 27}, "status_led": {"pin": 2}},
+    "inputs": {"remote_l": {"adc_pin": 34, "divider_x1000": 22277},
+               "remote_h": {"adc_pin": 35, "divider_x1000": 22277}},
+}
+
+
+class QuietUart:
+    """A UART that allocates nothing: answers each poll from a prebuilt frame."""
+
+    def __init__(self, frame):
+        self.frame = bytearray(frame)
+        self.pending = 0
+        self.pos = 0
+
+    def write(self, buf):
+        # Answer with the poll's sequence number: patch it and the CRC in place.
+        f = self.frame
+        f[4] = buf[4]
+        n = len(f)
+        crc = link.crc16(f, 2, n - 2)
+        f[n - 2] = crc & 0xFF
+        f[n - 1] = crc >> 8
+        self.pending = n
+        self.pos = 0
+        return len(buf)
+
+    def any(self):
+        return self.pending - self.pos
+
+    def readinto(self, buf):
+        f = self.frame
+        k = 0
+        n = len(buf)
+        while k < n and self.pos < self.pending:
+            buf[k] = f[self.pos]
+            k += 1
+            self.pos += 1
+        return k
+
+
+def make_frame(batteries):
+    recs = []
+    for i in range(batteries):
+        r = bytearray(39)
+        r[0] = 39
+        r[1] = i + 1
+        r[14] = 100
+        r[18] = 13200 & 0xFF
+        r[19] = 13200 >> 8
+        r[20] = 0x30          # -2000 mA: negative, exercises the sign
+        r[21] = 0xF8
+        r[22] = 0xFF
+        r[23] = 0xFF
+        r[26] = 1
+        r[27] = 4
+        r[28] = 1
+        for k in range(4):
+            r[29 + 2 * k] = (3300 + k) & 0xFF
+            r[30 + 2 * k] = (3300 + k) >> 8
+        r[37] = 200
+        recs.append(bytes(r))
+    payload = b"".join(recs)
+    f = bytearray(8 + len(payload) + 2)
+    f[0] = 0xAA
+    f[1] = 0x55
+    f[2] = 1
+    f[3] = 1
+    f[5] = batteries
+    f[6] = len(payload) & 0xFF
+    f[7] = len(payload) >> 8
+    f[8:8 + len(payload)] = payload
+    return f
+
+
+APP = []
+
+
+def bench(batteries=20, ticks=1000):
+    machine.install("esp32")
+    machine.set_adc_mv(34, 300)
+    machine.set_adc_mv(35, 300)
+    h = hw.Hardware(board.validate(BOARD))
+    h.uart = QuietUart(make_frame(batteries))
+    app = bms.Bms(h, settings.Settings())
+    now = (1 << 30) - 20000          # the tick counter wraps during the run
+    period = bms.TICK_MS
+    # warm-up: boot, first readings, every code path once
+    for _ in range(50):
+        app.tick(now)
+        now = (now + period) & ((1 << 30) - 1)
+    assert app.link.bank.count == batteries, app.link.bank.count
+    alloc = 0
+    spent_us = 0
+    measurable = hasattr(gc, "mem_alloc")
+    for _ in range(ticks):
+        gc.disable()
+        before = gc.mem_alloc() if measurable else 0
+        t0 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
+        app.tick(now)
+        t1 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.perf_counter() * 1e6)
+        after = gc.mem_alloc() if measurable else 0
+        gc.enable()
+        alloc += after - before
+        spent_us += (t1 - t0)
+        now = (now + period) & ((1 << 30) - 1)
+    APP.append(app)
+    return {
+        "interpreter": "%s %s" % (sys.implementation.name, ".".join(str(v) for v in sys.implementation.version[:3])),
+        "batteries": batteries,
+        "ticks": ticks,
+        "alloc_bytes_per_tick": alloc / ticks,
+        "tick_ms": spent_us / ticks / 1000.0,
+        "frames_ok": app.link.frames_ok,
+    }
