@@ -35,6 +35,7 @@ class Bms:
         self._pre_ms = 0
         self._led_ms = 0
         self._last_ms = None
+        self.stopped = False            # set by main.run when the loop ended on an error
         hw.all_safe()
 
     def tick(self, now_ms):
@@ -58,6 +59,7 @@ class Bms:
         hw.set_output(B.OUT_PRE_ALARM, self.pre_alarm_out)
         self._status_led(dt)
         self.ticks += 1
+        hw.feed()
 
     def _shape_pre_alarm(self, dt):
         p = self.protection
@@ -95,3 +97,4 @@ class Bms:
     def safe(self):
         """Every output to its safe state (used when the loop stops or crashes)."""
         self.hw.all_safe()
+

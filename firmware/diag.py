@@ -107,11 +107,25 @@ def link_lines(app=None):
     return ["link: %d frames ok, rejected: %s" % (link.frames_ok, errs or "none")]
 
 
+def loop_lines(app=None):
+    app = _get(app)
+    if app.stopped:
+        return ["control loop STOPPED on an error: every output is off (diag.crash_log() shows why)"]
+    return ["control loop running: %d ticks" % app.ticks]
+
+
 def status(app=None):
-    """Print the bank, outputs with reasons, active codes and link counters."""
-    for part in (bank_lines, output_lines, code_lines, link_lines):
+    """Print the loop state, the bank, outputs with reasons, active codes and link counters."""
+    for part in (loop_lines, bank_lines, output_lines, code_lines, link_lines):
         for line in part(app):
             print(line)
+
+
+def crash_log(path=None):
+    """Print the crash log (tracebacks of past control-loop crashes), if any."""
+    import crashlog
+    text = crashlog.read(path or crashlog.DEFAULT_PATH)
+    print(text if text else "no crash logged")
 
 
 def soft_switch(on, app=None):

@@ -12,6 +12,23 @@ import board as board_mod
 ADC_ATTEN_11DB = 3   # machine.ADC.ATTN_11DB on the ESP32: about 0..3.1 V
 
 
+WDT_TIMEOUT_MS = 5000   # the loop ticks every 100 ms; 5 s of silence means it is stuck
+
+
+def safe_pins(board_path):
+    """Drive every output pin of the board file at ``board_path`` to its off level.
+
+    For ``boot.py``: cheap, imports nothing else, never raises (a missing or bad
+    board file leaves the pins to the gate drivers' pull-downs).
+    """
+    try:
+        b = board_mod.load(board_path)
+        for o in b["outputs"].values():
+            machine.Pin(o["pin"], machine.Pin.OUT, value=0 if o.get("active_high", True) else 1)
+    except Exception:
+        pass
+
+
 class Hardware:
     """Pins, UART and ADCs of one board.
 
@@ -22,6 +39,7 @@ class Hardware:
 
     def __init__(self, board, uart_rxbuf=4096):
         self.board = board
+        self._wdt = None
         n = len(board_mod.OUTPUT_NAMES)
         self._pins = []                 # machine.Pin, or None where the board has no such output
         self._active = [1] * n
@@ -43,6 +61,19 @@ class Hardware:
         self._adc_h = machine.ADC(machine.Pin(ins["remote_h"]["adc_pin"]), atten=ADC_ATTEN_11DB)
         self._div_l = ins["remote_l"]["divider_x1000"]
         self._div_h = ins["remote_h"]["divider_x1000"]
+
+    def start_watchdog(self, timeout_ms=WDT_TIMEOUT_MS):
+        """Start the hardware watchdog; from then on ``feed()`` must come in time.
+
+        On the ESP32 a started WDT cannot be stopped: a hung or dead control loop
+        resets the chip, and ``boot.py`` makes the outputs safe again.
+        """
+        self._wdt = machine.WDT(timeout=timeout_ms)
+
+    def feed(self):
+        """Feed the watchdog, if started (called once per control tick)."""
+        if self._wdt is not None:
+            self._wdt.feed()
 
     def set_output(self, index, on):
         """Drive logical output ``index`` (``board.OUT_*``) on or off; absent outputs are ignored."""

@@ -18,11 +18,13 @@ def build(board_path="board.json", settings_obj=None):
     return bms.Bms(hw.Hardware(b), settings_obj or settings.Settings())
 
 
-def run(app, clock, keep_going=None):
+def run(app, clock, keep_going=None, crash_log=None):
     """Tick ``app`` every ``bms.TICK_MS`` until ``keep_going()`` returns False.
 
     If a tick raises, every output goes to its safe state before the error
-    propagates: a crashed loop never leaves ATC or ATD allowed.
+    propagates: a crashed loop never leaves ATC or ATD allowed. With
+    ``crash_log`` (a path) the traceback is appended there first
+    (``crashlog``; ``diag.crash_log()`` shows it).
     """
     due = clock.ticks_ms()
     try:
@@ -34,8 +36,12 @@ def run(app, clock, keep_going=None):
                 clock.sleep_ms(wait)
             else:
                 due = clock.ticks_ms()   # overran: start the next period now
-    except BaseException:
+    except BaseException as e:
         app.safe()
+        app.stopped = True
+        if crash_log:
+            import crashlog
+            crashlog.record(e, crash_log, app.ticks * bms.TICK_MS)
         raise
 
 
@@ -47,16 +53,18 @@ def main():
     REPL then does not touch the outputs.
     """
     import time
+    import crashlog
     import diag
     app = build()
     diag.attach(app)
+    app.hw.start_watchdog()
     try:
         import _thread
     except ImportError:
-        run(app, time)
+        run(app, time, None, crashlog.DEFAULT_PATH)
         return app
     _thread.stack_size(16 * 1024)
-    _thread.start_new_thread(run, (app, time))
+    _thread.start_new_thread(run, (app, time, None, crashlog.DEFAULT_PATH))
     return app
 
 

@@ -104,3 +104,44 @@ def test_main_runs_the_loop_in_a_thread_where_there_is_one(fw, monkeypatch, tmp_
     assert started and started[0][0] is main.run and started[0][1][0] is booted
     import diag
     assert diag._app is booted
+
+
+def test_boot_drives_every_output_off_before_main(fw, tmp_path, monkeypatch):
+    clock, pm, main, app = fw
+    import json
+    import shutil
+    b = json.load(open(host_tools.board_path("esp32-devkitc")))
+    b["outputs"]["charge_disconnect"]["active_high"] = False
+    (tmp_path / "board.json").write_text(json.dumps(b))
+    pm = host_tools.use_firmware("esp32", clock)
+    monkeypatch.chdir(tmp_path)
+    import sys
+    sys.modules.pop("boot", None)
+    import boot  # noqa: F401  (running boot.py is the test)
+    assert pm.level(25) == 0 and pm.level(27) == 0
+    assert pm.level(26) == 1                          # active-low: off is high
+    import hw
+    (tmp_path / "board.json").write_text("{not json")
+    hw.safe_pins("board.json")                        # a broken board file never stops boot
+
+
+def test_main_starts_the_watchdog_and_logs_crashes_to_a_file(fw, monkeypatch, tmp_path):
+    clock, pm, main, app = fw
+    import shutil
+    import sys
+    import types
+    shutil.copy(host_tools.board_path("esp32-devkitc"), tmp_path / "board.json")
+    monkeypatch.chdir(tmp_path)
+    started = []
+    monkeypatch.setitem(sys.modules, "_thread", types.SimpleNamespace(
+        stack_size=lambda n: None, start_new_thread=lambda fn, args: started.append(args)))
+    booted = main.main()
+    assert booted.hw._wdt is not None
+    assert started[0][3] == "crash.log"
+    import diag
+    booted.tick = lambda now: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        main.run(booted, clock, None, "crash.log")
+    assert "ZeroDivisionError" in (tmp_path / "crash.log").read_text()
+    diag.status(booted)
+    diag.crash_log()

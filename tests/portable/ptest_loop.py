@@ -85,3 +85,44 @@ def test_diag_status_output():
     text = "\n".join(lines)
     assert "load disconnect (ATD)" in text and "(A-B01)" in text
     assert "A-B01 alarm" in text
+
+
+def test_a_crash_is_logged_with_its_traceback_and_the_log_stays_small():
+    import crashlog
+    path = "crash_test.log"
+    crashlog.clear(path)
+    clock = Clock()
+    fresh(clock)
+    world = World(clock, 3300)
+    clock.on_sleep = world.step
+    app = main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
+
+    def broken(now):
+        raise KeyError("sensor table")
+    app.tick = broken
+    for _ in range(40):
+        try:
+            main.run(app, clock, None, path)
+        except KeyError:
+            pass
+    text = crashlog.read(path)
+    assert "KeyError" in text and "sensor table" in text and "broken" in text
+    assert len(text) <= crashlog.MAX_BYTES
+    assert app.stopped
+    crashlog.clear(path)
+    assert crashlog.read(path) == ""
+
+
+def test_the_watchdog_is_fed_every_tick():
+    clock = Clock()
+    fresh(clock)
+    world = World(clock, 3300)
+    clock.on_sleep = world.step
+    app = main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
+    app.hw.start_watchdog(2000)
+    start = len(machine.wdt_feeds)
+    main.run(app, clock, lambda: clock.elapsed < 3000)
+    feeds = machine.wdt_feeds[start:]
+    assert len(feeds) == app.ticks
+    gaps = [(b - a) % (1 << 30) for a, b in zip(feeds, feeds[1:])]
+    assert max(gaps) == 100
