@@ -7,13 +7,19 @@ STAMP := $(VENV)/.installed
 MPY_DIR := host_tools/mpy
 MPY_STAMP := $(MPY_DIR)/node_modules/.installed
 
-.PHONY: help sim test build bench clean
+.PHONY: help sim test build bench flash deploy repl vboard clean
+BOARD ?= esp32-devkitc
 
 help:
 	@echo "make sim    run the firmware against the simulated bank (default scenario)"
 	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
 	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
 	@echo "make bench  memory and tick-time benchmark under MicroPython -> build/bench/memory.json"
+	@echo "make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-v1.27.0.bin [BOARD=esp32-devkitc]"
+	@echo "           erase the chip and write MicroPython (esptool)"
+	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=esp32-devkitc]  copy the .mpy bundle and board file (mpremote)"
+	@echo "make repl PORT=/dev/ttyUSB0   the board's REPL: import diag; diag.status()"
+	@echo "make vboard  a virtual board (MicroPython behind a pty) for mpremote; prints its device path"
 	@echo "make clean  remove build/, the virtual environment and node_modules"
 
 $(STAMP): requirements.txt
@@ -36,6 +42,18 @@ build: $(STAMP)
 
 bench: $(STAMP) $(MPY_STAMP)
 	$(PY) -m host_tools.bench
+
+flash: $(STAMP)
+	$(PY) -m host_tools.board_tool flash --port "$(PORT)" --firmware "$(FIRMWARE)" --board "$(BOARD)"
+
+deploy: $(STAMP)
+	$(PY) -m host_tools.board_tool deploy --port "$(PORT)" --board "$(BOARD)"
+
+repl: $(STAMP)
+	$(PY) -m host_tools.board_tool repl --port "$(PORT)"
+
+vboard: $(STAMP) $(MPY_STAMP)
+	$(PY) -m host_tools.vboard
 
 clean:
 	rm -rf build $(VENV) .pytest_cache $(MPY_DIR)/node_modules
