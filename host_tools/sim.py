@@ -7,6 +7,7 @@ every output change with its time and reason, writes a JSONL trace and exits 0
 only if the scenario's expectations held. Trace fields: docs/trace.md.
 """
 import argparse
+import glob
 import json
 import os
 import random
@@ -91,6 +92,69 @@ class MemoryLink:
         pass
 
 
+class MicroPythonFirmware:
+    """The firmware's main loop inside MicroPython (host_tools/mpy/sim_host.mjs),
+    in lockstep: ``start(config)`` and each ``exchange(reply)`` return the next
+    message the firmware's clock sent from ``sleep_ms``."""
+
+    def __init__(self):
+        import subprocess
+        mpy = os.path.join(host_tools.ROOT, "host_tools", "mpy")
+        self.proc = subprocess.Popen(["node", os.path.join(mpy, "sim_host.mjs")], cwd=mpy, text=True, bufsize=1,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        files = {}
+        for path in sorted(glob.glob(os.path.join(host_tools.FIRMWARE_DIR, "*.py"))):
+            files["/lib/" + os.path.basename(path)] = open(path).read()
+        files["/lib/machine.py"] = open(os.path.join(host_tools.ROOT, "host_tools", "pin_mock.py")).read()
+        files["/lib/sim_driver.py"] = open(os.path.join(mpy, "sim_driver.py")).read()
+        self.files = files
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("MicroPython ended without a word")
+        msg = json.loads(line)
+        if "error" in msg:
+            raise RuntimeError("firmware raised under MicroPython:\n" + msg["error"])
+        return msg
+
+    def start(self, config):
+        self.proc.stdin.write(json.dumps({"files": self.files, "config": json.dumps(config)}) + "\n")
+        return self._read()
+
+    def exchange(self, reply):
+        self.proc.stdin.write(json.dumps(reply) + "\n")
+        return self._read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.proc.kill()
+
+
+class InBandLink:
+    """The ring's bytes carried in the lockstep messages (MicroPython mode)."""
+
+    path = "MicroPython, in lockstep"
+
+    def __init__(self):
+        self.sent = b""
+        self.rx = bytearray()
+
+    def take_sent(self):
+        out, self.sent = self.sent, b""
+        return out
+
+    def deliver(self, data):
+        self.rx += data
+
+    def close(self):
+        pass
+
+
 class Simulation:
     """One scenario run. ``run()`` returns True when every expectation held.
 
@@ -98,8 +162,9 @@ class Simulation:
     ``events`` (printed output-change lines), ``app`` (the firmware ``Bms``).
     """
 
-    def __init__(self, sc, trace_path=None, link="pty", echo=print, live=False):
+    def __init__(self, sc, trace_path=None, link="pty", echo=print, live=False, interpreter="cpython"):
         self.sc = sc
+        self.interpreter = interpreter
         self.trace_path = trace_path
         self.link_kind = link
         self.echo = echo or (lambda *a: None)
@@ -123,18 +188,30 @@ class Simulation:
         import hw as fw_hw
         import settings as fw_settings
         self.C = fw_codes
+        from host_tools.mpy import sim_driver
+        self.sim_driver = sim_driver
         self.board = fw_board.load(board_file)
         u = self.board["link_uart"]
-        self.link = (PtyLink if self.link_kind == "pty" else MemoryLink)(self.pm, u["id"], u["baudrate"])
         self.baudrate = u["baudrate"]
         self.settings = fw_settings.Settings()
         if sc.get("settings"):
-            self.settings.update(sc["settings"])
+            self.settings.update(sc["settings"])    # checked here in both modes: a bad value stops the run
         self.bank = bank_sim.BankSim(**sc.get("bank", {}))
         self.state = {"load_a": 0.0, "charge_a": 0.0, "uncontrolled_a": 0.0, "remote": "loop",
                       "fault": "none", "bit_error_rate": 0.0, "battery": 1}
+        self._reply = {}
+        self._msg = None
+        self._snap_frames = 0
+        if self.interpreter == "micropython":
+            self.link = InBandLink()
+            self.mp = MicroPythonFirmware()
+            self.app = None
+        else:
+            self.link = (PtyLink if self.link_kind == "pty" else MemoryLink)(self.pm, u["id"], u["baudrate"])
+            self.mp = None
         self._apply_remote()
-        self.app = fw_bms.Bms(fw_hw.Hardware(self.board), self.settings)
+        if self.mp is None:
+            self.app = fw_bms.Bms(fw_hw.Hardware(self.board), self.settings)
         self.out_pins = {}
         for name, o in self.board["outputs"].items():
             self.out_pins[name] = (o["pin"], o.get("active_high", True))
@@ -153,17 +230,25 @@ class Simulation:
 
     # ----- the world moves while the firmware sleeps ----------------------
     def _out_on(self, name):
+        if self.mp is not None:
+            return self._msg["outputs"].get(name, False)
         if name not in self.out_pins:
             return False
         pin, active_high = self.out_pins[name]
         return self.pm.level(pin) == (1 if active_high else 0)
 
+    def _set_adc(self, pin, mv):
+        if self.mp is not None:
+            self._reply.setdefault("adc", {})[str(pin)] = mv
+        else:
+            self.pm.set_adc_mv(pin, mv)
+
     def _apply_remote(self):
         v = self.bank.voltage_mv()
         l_mv, h_mv = {"loop": (v / 2, v / 2), "open": (v, 0), "l_low": (0, 0), "h_high": (v, v)}[self.state["remote"]]
         ins = self.board["inputs"]
-        self.pm.set_adc_mv(ins["remote_l"]["adc_pin"], int(l_mv * 1000 / ins["remote_l"]["divider_x1000"]))
-        self.pm.set_adc_mv(ins["remote_h"]["adc_pin"], int(h_mv * 1000 / ins["remote_h"]["divider_x1000"]))
+        self._set_adc(ins["remote_l"]["adc_pin"], int(l_mv * 1000 / ins["remote_l"]["divider_x1000"]))
+        self._set_adc(ins["remote_h"]["adc_pin"], int(h_mv * 1000 / ins["remote_h"]["divider_x1000"]))
 
     def _advance(self, dt_ms):
         t_ms = self.clock.elapsed_ms - dt_ms   # the firmware ticked at this time
@@ -283,48 +368,60 @@ class Simulation:
                 self.state[key] = st[key]
         if "temperature_c" in st:
             self.bank.set_temperature(st["temperature_c"])
-        if "soft_switch" in st:
-            self.app.protection.set_soft_switch(st["soft_switch"])
-        if "settings" in st:
-            self.settings.update(st["settings"])
+        if "settings" in st and self.mp is not None:
+            self.settings.update(st["settings"])    # validated here; the firmware applies it too
+        if self.mp is not None:
+            for key in ("soft_switch", "settings"):
+                if key in st:
+                    self._reply[key] = st[key]
+        else:
+            if "soft_switch" in st:
+                self.app.protection.set_soft_switch(st["soft_switch"])
+            if "settings" in st:
+                self.settings.update(st["settings"])
         if st.get("note"):
             self._say(t_ms, "step: " + st["note"])
 
     # ----- what the firmware shows ----------------------------------------
-    def _record(self, t_ms):
-        app = self.app
-        p = app.protection
-        b = app.link.bank
-        have = app.link.has_reading and b.count > 0
-        C = self.C
+    def _snapshot(self):
+        if self.mp is not None:
+            return self._msg["snap"]
+        snap = self.sim_driver.snapshot(self.app, self._snap_frames)
+        self._snap_frames = self.app.link.frames_ok
+        return snap
+
+    def _record(self, t_ms, snap):
+        v = lambda x, scale: None if x is None else x / scale
         return {
             "t_s": round(t_ms / 1000.0, 3),
-            "bank_v": b.bank_mv / 1000.0 if have else None,
-            "current_a": b.bank_current_ma / 1000.0 if have else None,
-            "cell_min_v": b.cell_min_mv / 1000.0 if have else None,
-            "cell_max_v": b.cell_max_mv / 1000.0 if have else None,
-            "temp_min_c": b.temp_min_dc / 10.0 if have else None,
-            "temp_max_c": b.temp_max_dc / 10.0 if have else None,
-            "batteries": b.count if app.link.has_reading else 0,
-            "series": b.series if have else None,
-            "parallel": b.parallel if have else None,
-            "system_v": b.system_v if have else None,
-            "atc": p.atc,
-            "atd": p.atd,
-            "pre_alarm": p.pre_alarm,
-            "pre_alarm_out": app.pre_alarm_out,
-            "remote_on": p.remote_on,
-            "codes": p.active_codes(),
-            "atc_reasons": p.reasons(C.WITHDRAW_ATC),
-            "atd_reasons": p.reasons(C.WITHDRAW_ATD),
-            "link_frames_ok": app.link.frames_ok,
-            "link_rejected": app.link.error_total(),
+            "bank_v": v(snap["bank_mv"], 1000.0),
+            "current_a": v(snap["current_ma"], 1000.0),
+            "cell_min_v": v(snap["cell_min_mv"], 1000.0),
+            "cell_max_v": v(snap["cell_max_mv"], 1000.0),
+            "temp_min_c": v(snap["temp_min_dc"], 10.0),
+            "temp_max_c": v(snap["temp_max_dc"], 10.0),
+            "batteries": snap["batteries"],
+            "series": snap["series"],
+            "parallel": snap["parallel"],
+            "system_v": snap["system_v"],
+            "atc": snap["atc"],
+            "atd": snap["atd"],
+            "pre_alarm": snap["pre_alarm"],
+            "pre_alarm_out": snap["pre_alarm_out"],
+            "remote_on": snap["remote_on"],
+            "codes": snap["codes"],
+            "atc_reasons": snap["atc_reasons"],
+            "atd_reasons": snap["atd_reasons"],
+            "link_frames_ok": snap["frames_ok"],
+            "link_rejected": snap["rejected"],
             "sim_soc_pct": round(self.bank.soc_pct(), 3),
         }
 
     def _observe(self, t_ms):
-        rec = self._record(t_ms)
-        self._check_integrity(t_ms)
+        snap = self._snapshot()
+        self._last_snap = snap
+        rec = self._record(t_ms, snap)
+        self._check_integrity(t_ms, snap)
         prev = self._prev
         keys = ("atc", "atd", "pre_alarm", "pre_alarm_out", "remote_on", "codes", "batteries")
         changed = prev is None or any(rec[k] != prev[k] for k in keys)
@@ -338,22 +435,17 @@ class Simulation:
         if self.live:
             self._refresh_live(rec)
 
-    def _check_integrity(self, t_ms):
-        link = self.app.link
-        if link.frames_ok == self._frames_seen:
+    def _check_integrity(self, t_ms, snap):
+        if "cells" not in snap:
             return
-        self._frames_seen = link.frames_ok
-        snap = self.sent_cells.get(link.seq)
-        b = link.bank
-        if snap is None or len(snap) != b.count:
+        sent = self.sent_cells.get(snap["seq"])
+        if sent is None or len(sent) != len(snap["cells"]):
             self.failures.append("at %.1f s the firmware accepted a reading the ring did not send" % (t_ms / 1000))
             return
-        for i, (cells, temps) in enumerate(snap):
-            got_c = [b.cell_mv[i * 16 + k] for k in range(b.n_cells[i])]
-            got_t = [b.temp_dc[i * 4 + k] for k in range(b.n_temps[i])]
-            if got_c != cells or got_t != temps:
+        for i, (cells, temps) in enumerate(sent):
+            if snap["cells"][i] != cells or snap["temps"][i] != temps:
                 self.failures.append("at %.1f s battery %d: firmware holds cells %s temps %s, ring sent %s %s"
-                                     % (t_ms / 1000, i + 1, got_c, got_t, cells, temps))
+                                     % (t_ms / 1000, i + 1, snap["cells"][i], snap["temps"][i], cells, temps))
 
     def _say(self, t_ms, text):
         line = "%9.1f s  %s" % (t_ms / 1000.0, text)
@@ -425,9 +517,12 @@ class Simulation:
         try:
             if self.live:
                 from rich.live import Live
-                live_ctx = Live(self._table(self._record(0)), refresh_per_second=5)
+                live_ctx = Live(self._table(self._record(0, self._empty_snap())), refresh_per_second=5)
                 self._live_obj = live_ctx.__enter__()
-            fw_main.run(self.app, self.clock, self._keep_going)
+            if self.mp is None:
+                fw_main.run(self.app, self.clock, self._keep_going)
+            else:
+                self._run_micropython()
             self._observe(self.clock.elapsed_ms)   # the state after the last tick
         finally:
             if live_ctx is not None:
@@ -437,14 +532,47 @@ class Simulation:
             if self._trace_file:
                 self._trace_file.close()
             self.link.close()
+            if self.mp is not None:
+                self.mp.close()
         if self._step < len(self.sc["step"]):
             self.failures.append("the scenario ended (duration_s %s) before step %d ran"
                                  % (self.sc["duration_s"], self._step + 1))
-        errors = {name: self.app.link.errors[i] for i, name in enumerate(self._error_names())}
-        errors["frames_ok"] = self.app.link.frames_ok
+        snap = self._last_snap
+        errors = {name: snap["errors"][i] for i, name in enumerate(self._error_names())}
+        errors["frames_ok"] = snap["frames_ok"]
         self.link_errors = errors
         self.failures += scen.evaluate(self.sc, self.trace, errors)
         return not self.failures
+
+    def _empty_snap(self):
+        keys = ("bank_mv", "current_ma", "cell_min_mv", "cell_max_mv", "temp_min_dc", "temp_max_dc",
+                "series", "parallel", "system_v")
+        snap = dict.fromkeys(keys)
+        snap.update(batteries=0, atc=False, atd=False, pre_alarm=False, pre_alarm_out=False, remote_on=False,
+                    codes=[], atc_reasons=[], atd_reasons=[], frames_ok=0, rejected=0)
+        return snap
+
+    def _run_micropython(self):
+        """Lockstep: the firmware's main.run inside MicroPython sends a message from
+        each sleep; the world advances here, and the reply carries it back."""
+        config = {"board": self.board, "settings": self.sc.get("settings", {}),
+                  "start_ticks": self.clock.ticks_ms(), "adc": self._reply.pop("adc", {})}
+        self._msg = self.mp.start(config)
+        while True:
+            self.link.sent = bytes.fromhex(self._msg["sent"])
+            self._reply = {}
+            self.clock.advance(self._msg["sleep_ms"])      # calls _advance: the world moves
+            go = self._keep_going()
+            self._reply["rx"] = bytes(self.link.rx).hex()
+            self._reply["go"] = go
+            self.link.rx = bytearray()
+            last = self._msg
+            self._msg = self.mp.exchange(self._reply)
+            if not go:
+                if not self._msg.get("done"):
+                    raise RuntimeError("the firmware loop under MicroPython did not stop when told")
+                self._msg = last          # the state after the last tick
+                break
 
     def _error_names(self):
         import link as fw_link
@@ -457,6 +585,8 @@ def main(argv=None):
     ap.add_argument("--trace", help="write the JSONL trace here (docs/trace.md)")
     ap.add_argument("--link", choices=("pty", "memory"), default="pty",
                     help="serve the ring over a pseudo-terminal (default) or in memory")
+    ap.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython",
+                    help="run the firmware under CPython (default) or inside MicroPython 1.27 (WebAssembly)")
     ap.add_argument("--live", choices=("auto", "yes", "no"), default="auto",
                     help="live status table (default: when stdout is a terminal)")
     args = ap.parse_args(argv)
@@ -466,14 +596,15 @@ def main(argv=None):
         print("scenario error: %s" % e, file=sys.stderr)
         return 2
     live = sys.stdout.isatty() if args.live == "auto" else args.live == "yes"
-    sim = Simulation(sc, trace_path=args.trace, link=args.link, live=live)
+    sim = Simulation(sc, trace_path=args.trace, link=args.link, live=live, interpreter=args.interpreter)
     wall = time.monotonic()
     ok = sim.run()
     wall = time.monotonic() - wall
     print()
-    import diag
-    diag.status(sim.app)
-    print()
+    if sim.app is not None:
+        import diag
+        diag.status(sim.app)
+        print()
     print("simulated %.0f s in %.1f s of wall time; %d trace records%s" % (
         sim.clock.elapsed_ms / 1000, wall, len(sim.trace), (" -> " + args.trace) if args.trace else ""))
     for f in sim.failures:

@@ -6,7 +6,10 @@ from host_tools.sim import Simulation
 
 
 def run(sc, link="memory", **kw):
-    """Run scenario dict ``sc`` quietly; return the finished Simulation."""
+    """Run scenario dict ``sc`` quietly; return the finished Simulation.
+
+    ``interpreter="micropython"`` runs the firmware inside MicroPython 1.27.
+    """
     sc = scen.check(copy.deepcopy(sc))
     sim = Simulation(sc, link=link, echo=None, **kw)
     sim.run()

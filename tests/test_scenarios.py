@@ -22,6 +22,23 @@ def test_scenario_passes_over_a_pty(path):
     assert sim.trace
 
 
+@pytest.mark.parametrize("path", FILES, ids=[os.path.basename(p) for p in FILES])
+def test_scenario_passes_with_the_firmware_inside_micropython(path):
+    sim = run(scen.load(path), interpreter="micropython")
+    assert sim.app is None                   # no CPython firmware object: it ran in MicroPython
+    assert sim.failures == []
+    assert sim.trace
+
+
+def test_both_interpreters_write_the_same_trace(tmp_path):
+    path = os.path.join(host_tools.ROOT, "tests", "scenarios", "link_unplugged.toml")
+    a, b = tmp_path / "cpython.jsonl", tmp_path / "micropython.jsonl"
+    run(scen.load(path), link="pty", trace_path=str(a))
+    run(scen.load(path), interpreter="micropython", trace_path=str(b))
+    assert a.read_text() == b.read_text()
+    assert len(a.read_text().splitlines()) > 190
+
+
 def test_default_scenario_trace_tells_the_story(tmp_path):
     trace = tmp_path / "t.jsonl"
     assert sim_mod.main([os.path.join(host_tools.ROOT, "host_tools", "scenarios", "default.toml"),
