@@ -30,7 +30,7 @@ def _heap(mp):
 def memory(batteries=20, ticks=1000):
     mp = MicroPython()
     try:
-        mp.load_firmware(extra=[os.path.join(host_tools.ROOT, "host_tools", "mpy", "bench_memory.py")])
+        mp.load_firmware(extra=[os.path.join(host_tools.ROOT, "host_tools", "mpy", n) for n in ("bench_memory.py", "mp_ring.py")])
         mp.reset()
         mp.run("import machine, json")           # the pin mock: on the board, C code
         base = _heap(mp)

@@ -29,6 +29,7 @@ class VirtualBoard:
         tty.setraw(self.slave)
         self.path = os.ttyname(self.slave)
         preload = [os.path.join(HERE, "pin_mock.py") + ":machine.py",
+                   os.path.join(MPY_DIR, "mp_ring.py") + ":mp_ring.py",
                    os.path.join(MPY_DIR, "vboard_lib", "vboard_rt.py") + ":vboard_rt.py"]
         self.proc = subprocess.Popen(["node", os.path.join(MPY_DIR, "vboard.mjs")] + preload, cwd=MPY_DIR,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)

@@ -22,7 +22,7 @@ def test_the_probe_can_see_an_allocation():
     """Proof the measurement is live: a tick that allocates is reported."""
     mp = mpy_bridge.MicroPython()
     try:
-        mp.load_firmware(extra=["host_tools/mpy/bench_memory.py"])
+        mp.load_firmware(extra=["host_tools/mpy/bench_memory.py", "host_tools/mpy/mp_ring.py"])
         out = mp.run("import bms, bench_memory, json\n"
                      "real = bms.Bms.tick\n"
                      "def leaky(self, now):\n"

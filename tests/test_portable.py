@@ -14,7 +14,8 @@ from host_tools import mpy_bridge
 
 PORTABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "portable")
 MODULES = sorted(glob.glob(os.path.join(PORTABLE, "ptest_*.py")))
-HELPERS = sorted(glob.glob(os.path.join(PORTABLE, "pt_*.py")))
+MP_RING = os.path.join(host_tools.ROOT, "host_tools", "mpy", "mp_ring.py")
+HELPERS = sorted(glob.glob(os.path.join(PORTABLE, "pt_*.py"))) + [MP_RING]
 
 
 def collect():
@@ -38,8 +39,9 @@ def test_there_are_portable_tests():
 @pytest.mark.parametrize("mod,func", CASES, ids=IDS)
 def test_cpython(mod, func):
     host_tools.use_firmware()
-    if PORTABLE not in sys.path:
-        sys.path.insert(0, PORTABLE)
+    for d in (PORTABLE, os.path.dirname(MP_RING)):
+        if d not in sys.path:
+            sys.path.insert(0, d)
     getattr(importlib.import_module(mod), func)()
 
 

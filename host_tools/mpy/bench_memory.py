@@ -16,17 +16,8 @@ import bms  # noqa: E402
 import board  # noqa: E402
 import hw  # noqa: E402
 import link  # noqa: E402
+import mp_ring  # noqa: E402
 import settings  # noqa: E402
-
-BOARD = {
-    "name": "bench", "chip": "esp32",
-    "link_uart": {"id": 2, "tx": 17, "rx": 16, "baudrate": 115200},
-    "outputs": {"load_disconnect": {"pin": 25}, "charge_disconnect": {"pin": 26},
-                "pre_alarm": {"pin": 27}, "status_led": {"pin": 2}},
-    "inputs": {"remote_l": {"adc_pin": 34, "divider_x1000": 22277},
-               "remote_h": {"adc_pin": 35, "divider_x1000": 22277}},
-}
-
 
 class QuietUart:
     """A UART that allocates nothing: answers each poll from a prebuilt frame."""
@@ -63,37 +54,10 @@ class QuietUart:
 
 
 def make_frame(batteries):
-    recs = []
-    for i in range(batteries):
-        r = bytearray(39)
-        r[0] = 39
-        r[1] = i + 1
-        r[14] = 100
-        r[18] = 13200 & 0xFF
-        r[19] = 13200 >> 8
-        r[20] = 0x30          # -2000 mA: negative, exercises the sign
-        r[21] = 0xF8
-        r[22] = 0xFF
-        r[23] = 0xFF
-        r[26] = 1
-        r[27] = 4
-        r[28] = 1
-        for k in range(4):
-            r[29 + 2 * k] = (3300 + k) & 0xFF
-            r[30 + 2 * k] = (3300 + k) >> 8
-        r[37] = 200
-        recs.append(bytes(r))
-    payload = b"".join(recs)
-    f = bytearray(8 + len(payload) + 2)
-    f[0] = 0xAA
-    f[1] = 0x55
-    f[2] = 1
-    f[3] = 1
-    f[5] = batteries
-    f[6] = len(payload) & 0xFF
-    f[7] = len(payload) >> 8
-    f[8:8 + len(payload)] = payload
-    return f
+    """A ring answer from ``batteries`` 4-cell batteries; the current is negative
+    so the signed decode is exercised."""
+    return mp_ring.frame(0, [mp_ring.record(i + 1, (3300, 3301, 3302, 3303), (200,), current_ma=-2000)
+                             for i in range(batteries)])
 
 
 APP = []
@@ -103,7 +67,7 @@ def bench(batteries=20, ticks=1000):
     machine.install("esp32")
     machine.set_adc_mv(34, 300)
     machine.set_adc_mv(35, 300)
-    h = hw.Hardware(board.validate(BOARD))
+    h = hw.Hardware(board.validate(mp_ring.TEST_BOARD))
     h.uart = QuietUart(make_frame(batteries))
     app = bms.Bms(h, settings.Settings())
     now = (1 << 30) - 20000          # the tick counter wraps during the run

@@ -3,16 +3,10 @@ battery model, on both interpreters; pin timing from the mock's transitions."""
 import machine
 import main
 import board as BD
+from mp_ring import TEST_BOARD
 from pt_util import Clock, fresh, frame, record
 
-BOARD = {
-    "name": "test", "chip": "esp32",
-    "link_uart": {"id": 2, "tx": 17, "rx": 16, "baudrate": 115200},
-    "outputs": {"load_disconnect": {"pin": 25}, "charge_disconnect": {"pin": 26},
-                "pre_alarm": {"pin": 27}, "status_led": {"pin": 2}},
-    "inputs": {"remote_l": {"adc_pin": 34, "divider_x1000": 22277},
-               "remote_h": {"adc_pin": 35, "divider_x1000": 22277}},
-}
+BOARD = TEST_BOARD
 
 
 class World:
@@ -38,12 +32,17 @@ class World:
             self.uart.feed(frame(seq, [record(1, (3300, self.cell_mv, 3300, 3300), (200,))]))
 
 
-def test_discharge_pre_alarm_then_atd_30_s_later_on_the_pins():
-    clock = Clock(start=(1 << 30) - 5000)
+def booted(cell_mv, start=0):
+    """A fresh pin mock, a one-battery world and the BMS on it: (clock, app)."""
+    clock = Clock(start=start)
     fresh(clock)
-    world = World(clock, 3200)
+    world = World(clock, cell_mv)
     clock.on_sleep = world.step
-    app = main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
+    return clock, main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
+
+
+def test_discharge_pre_alarm_then_atd_30_s_later_on_the_pins():
+    clock, app = booted(3200, start=(1 << 30) - 5000)
     main.run(app, clock, lambda: clock.elapsed < 200000 and app.protection.atd or clock.elapsed < 1000)
     pre = machine.pin_transitions(27)
     load = machine.pin_transitions(25)
@@ -54,11 +53,7 @@ def test_discharge_pre_alarm_then_atd_30_s_later_on_the_pins():
 
 
 def test_crash_leaves_outputs_safe():
-    clock = Clock()
-    fresh(clock)
-    world = World(clock, 3300)
-    clock.on_sleep = world.step
-    app = main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
+    clock, app = booted(3300)
     main.run(app, clock, lambda: clock.elapsed < 1000)
     assert machine.level(25) == 1
 
@@ -75,11 +70,7 @@ def test_crash_leaves_outputs_safe():
 
 def test_diag_status_output():
     import diag
-    clock = Clock()
-    fresh(clock)
-    world = World(clock, 2500)
-    clock.on_sleep = world.step
-    app = main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
+    clock, app = booted(2500)
     main.run(app, clock, lambda: clock.elapsed < 1000)
     lines = diag.bank_lines(app) + diag.output_lines(app) + diag.code_lines(app)
     text = "\n".join(lines)
@@ -91,11 +82,7 @@ def test_a_crash_is_logged_with_its_traceback_and_the_log_stays_small():
     import crashlog
     path = "crash_test.log"
     crashlog.clear(path)
-    clock = Clock()
-    fresh(clock)
-    world = World(clock, 3300)
-    clock.on_sleep = world.step
-    app = main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
+    clock, app = booted(3300)
 
     def broken(now):
         raise KeyError("sensor table")
@@ -114,11 +101,7 @@ def test_a_crash_is_logged_with_its_traceback_and_the_log_stays_small():
 
 
 def test_the_watchdog_is_fed_every_tick():
-    clock = Clock()
-    fresh(clock)
-    world = World(clock, 3300)
-    clock.on_sleep = world.step
-    app = main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
+    clock, app = booted(3300)
     app.hw.start_watchdog(2000)
     start = len(machine.wdt_feeds)
     main.run(app, clock, lambda: clock.elapsed < 3000)

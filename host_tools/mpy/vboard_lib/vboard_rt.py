@@ -7,45 +7,13 @@ calls ``tick()`` every 100 ms.
 """
 import machine
 
-import link
+import mp_ring
 
 _state = {"app": None, "t": 0, "cells": [3300, 3301, 3302, 3303], "uart": None}
 
 
 def _answer(seq):
-    cells = _state["cells"]
-    r = bytearray(39)
-    r[0] = 39
-    r[1] = 1
-    sn = b"VBOARD0001"
-    for i in range(len(sn)):
-        r[2 + i] = sn[i]
-    r[14] = 100
-    r[16] = 4
-    r[17] = 1
-    mv = sum(cells)
-    r[18] = mv & 0xFF
-    r[19] = mv >> 8
-    r[26] = 1
-    r[27] = 4
-    r[28] = 1
-    for k in range(4):
-        r[29 + 2 * k] = cells[k] & 0xFF
-        r[30 + 2 * k] = cells[k] >> 8
-    r[37] = 215
-    f = bytearray(10 + 39)
-    f[0] = 0xAA
-    f[1] = 0x55
-    f[2] = 1
-    f[3] = 1
-    f[4] = seq
-    f[5] = 1
-    f[6] = 39
-    f[8:47] = r
-    crc = link.crc16(f, 2, 47)
-    f[47] = crc & 0xFF
-    f[48] = crc >> 8
-    return f
+    return mp_ring.frame(seq, [mp_ring.record(1, _state["cells"], (215,), serial=b"VBOARD0001")])
 
 
 def start(board_path="board.json"):
