@@ -37,6 +37,14 @@ SCHEMA = (
     # Link supervision (behaviour §1 leaves the delays to the project).
     ("link_lost_warn_s", "s", 3, 2, 30, "project: W-B05 after this long without a valid reading"),
     ("link_lost_alarm_s", "s", 30, 30, 300, "project: A-B05 this long after W-B05 (>= the 30 s pre-alarm lead)"),
+    # Battery monitor (behaviour §5, smallBMS NG).
+    ("charged_cell_v", "V", 3.50, 3.35, 3.65, "project: 14.0 V on a 12.8 V battery, the usual LiFePO4 'charged voltage'"),
+    ("tail_current_pct", "%", 4.0, 0.5, 10.0, "behaviour §5: tail current, default 4 % of capacity"),
+    ("charged_detection_s", "s", 180, 10, 3600, "behaviour §5: charged detection time, default 3 minutes"),
+    ("low_soc_warning_pct", "%", 20.0, 0.0, 99.0, "project: smallBMS NG warns before the discharge limit; 0 disables"),
+    ("discharge_limit_pct", "%", 10.0, 0.0, 99.0, "behaviour §5: discharge limit; 0 disables it"),
+    ("soc_reset_margin_pct", "%", 5.0, 1.0, 20.0, "project: low-SoC warning and alarm clear this far above their level"),
+    ("ttg_filter_s", "s", 60, 5, 600, "project: time-to-go uses the current averaged over about this long"),
     # Remote on/off (behaviour §2).
     ("remote_function", CHOICE, "ports_only", ("ports_only", "all_off"), None, "behaviour §2: remote on/off function"),
     ("remote_l_on_below_v", "V", 5.0, 1.0, 8.0, "behaviour §2: ON when L < 5 V (smallBMS NG: 3.5 V)"),

@@ -1,0 +1,116 @@
+"""firmware/monitor.py: coulomb counting, synchronisation, consumed Ah, TTG."""
+import pytest
+
+import host_tools
+
+host_tools.use_firmware()
+from monitor import UNKNOWN, Monitor  # noqa: E402
+from settings import Settings  # noqa: E402
+
+CELLS = 4
+
+
+def mon(ah=100, **overrides):
+    s = Settings()
+    if overrides:
+        s.update(overrides)
+    m = Monitor(s)
+    m.set_capacity_ah(ah)
+    return m
+
+
+def run(m, seconds, current_ma, bank_mv=13200, step_ms=100):
+    for _ in range(int(seconds * 1000 // step_ms)):
+        m.update(step_ms, current_ma, bank_mv, CELLS)
+
+
+def test_soc_is_unknown_until_synchronised_or_set():
+    m = mon()
+    run(m, 60, -10000)
+    assert m.soc_pct10 == UNKNOWN and m.ttg_min == -1
+
+
+def test_synchronises_after_the_detection_time_at_charged_voltage_and_tail_current():
+    m = mon()                                     # 100 Ah: tail = 4 A; charged = 4 x 3.50 V
+    run(m, 179.9, 3999, bank_mv=14000)
+    assert m.soc_pct10 == UNKNOWN
+    run(m, 0.1, 3999, bank_mv=14000)
+    assert m.soc_pct10 == 1000 and m.consumed_mah == 0 and m.synchronised == 1
+
+
+@pytest.mark.parametrize("mv,ma", [(13999, 1000), (14000, 4000)])
+def test_no_sync_below_the_voltage_or_at_the_tail_current(mv, ma):
+    m = mon()
+    run(m, 400, ma, bank_mv=mv)
+    assert m.soc_pct10 == UNKNOWN
+
+
+def test_the_detection_timer_restarts_when_a_condition_drops():
+    m = mon()
+    run(m, 170, 1000, bank_mv=14100)
+    run(m, 1, 1000, bank_mv=13900)
+    run(m, 170, 1000, bank_mv=14100)
+    assert m.soc_pct10 == UNKNOWN
+    run(m, 10, 1000, bank_mv=14100)
+    assert m.soc_pct10 == 1000
+
+
+def test_coulomb_counting_is_exact_in_integers():
+    m = mon()
+    m.synchronise()
+    run(m, 3600, -25000)                          # 25 Ah out of 100
+    assert m.consumed_mah == -25000 and m.soc_pct10 == 750
+    run(m, 1800, 10000)                           # 5 Ah back
+    assert m.consumed_mah == -20000 and m.soc_pct10 == 800
+
+
+def test_tiny_currents_accumulate_without_loss():
+    m = mon()
+    m.set_soc(50)
+    run(m, 3600, -1, step_ms=100)                 # 1 mA for an hour = 1 mAh
+    assert m._charge_mah == 49999 and m._rem_mams == 0
+
+
+def test_soc_is_clamped_at_full_and_empty():
+    m = mon()
+    m.set_soc(99.5)
+    run(m, 3600, 5000)
+    assert m.soc_pct10 == 1000 and m.consumed_mah == 0
+    m.set_soc(0.2)
+    run(m, 3600, -5000)
+    assert m.soc_pct10 == 0
+
+
+def test_time_to_go_to_the_discharge_limit_at_the_filtered_current():
+    m = mon()
+    m.set_soc(60)                                 # 60 Ah in; limit 10 %: 50 Ah usable
+    run(m, 600, -10000)                           # 10 A for 10 min: the filter has settled
+    # usable now 50 - 1.667 Ah = 48.333 Ah at 10 A: 290 minutes
+    assert 289 <= m.ttg_min <= 290
+    run(m, 60, 10000)
+    assert m.ttg_min == -1                        # charging: no time-to-go
+
+
+def test_filter_smooths_a_short_spike():
+    m = mon()
+    m.set_soc(80)
+    run(m, 600, -10000)
+    before = m.ttg_min
+    run(m, 1, -200000)                            # a 1 s inverter surge
+    assert m.ttg_min > before * 0.7            # unfiltered it would read about 20 minutes
+
+
+def test_set_soc_refuses_bad_values_and_keeps_the_old_one():
+    m = mon()
+    m.set_soc(42)
+    for bad in (-1, 100.5, "50", True, None):
+        with pytest.raises(ValueError):
+            m.set_soc(bad)
+    assert m.soc_pct10 == 420
+
+
+def test_a_fifteen_thousand_ah_bank_counts_exactly():
+    m = mon(ah=15000)
+    m.set_soc(50)
+    run(m, 3600, -1000000)                        # 1 000 A for an hour
+    assert m.consumed_mah == -8500000 and m.soc_pct10 == 433
