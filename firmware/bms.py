@@ -7,7 +7,9 @@ from micropython import const
 
 import board as B
 import codes as C
+from balancer import Balancer
 from link import LinkMaster
+from monitor import UNKNOWN, Monitor
 from protection import Protection
 from ticks import ticks_diff
 
@@ -29,6 +31,8 @@ class Bms:
         self.settings = settings
         self.link = LinkMaster(hw.uart)
         self.protection = Protection(settings)
+        self.monitor = Monitor(settings)
+        self.balancer = Balancer(settings)
         self.ticks = 0
         self.now_ms = 0
         self.pre_alarm_out = False
@@ -49,7 +53,17 @@ class Bms:
         bank = link.bank if link.has_reading else None
         hw = self.hw
         p = self.protection
-        p.update(now_ms, bank, fresh, hw.remote_l_mv(), hw.remote_h_mv())
+        m = self.monitor
+        if bank is not None and bank.count and not p.active[C.W_B05]:
+            # Count with the latest reading's current while the link is healthy.
+            if fresh:
+                m.set_capacity_ah(_capacity_ah(bank))
+            syncs = m.synchronised
+            m.update(dt, bank.bank_current_ma, bank.bank_mv, bank.series * bank.n_cells[0])
+            if m.synchronised != syncs:
+                self.balancer.full_charge(bank)
+        self.balancer.update(dt, bank, m.soc_pct10 != UNKNOWN)
+        p.update(now_ms, bank, fresh, hw.remote_l_mv(), hw.remote_h_mv(), m.soc_pct10)
         hw.set_output(B.OUT_LOAD_DISCONNECT, p.atd)
         hw.set_output(B.OUT_CHARGE_DISCONNECT, p.atc)
         hw.set_output(B.OUT_ALTERNATOR_PORT, p.alternator_port)
@@ -94,7 +108,22 @@ class Bms:
             on = False
         self.hw.set_output(B.OUT_STATUS_LED, on)
 
+    def synchronise(self):
+        """Manual "synchronise to 100 %" (behaviour §5)."""
+        self.monitor.synchronise()
+        if self.link.has_reading:
+            self.balancer.full_charge(self.link.bank)
+
     def safe(self):
         """Every output to its safe state (used when the loop stops or crashes)."""
         self.hw.all_safe()
 
+
+
+def _capacity_ah(bank):
+    """Bank capacity: the batteries of one series position, in parallel, add up."""
+    ah = 0
+    for i in range(bank.count):
+        if bank.series_pos[i] == 1:
+            ah += bank.capacity_ah[i]
+    return ah

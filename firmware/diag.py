@@ -63,6 +63,18 @@ def bank_lines(app=None):
     return out
 
 
+def monitor_lines(app=None):
+    app = _get(app)
+    m = app.monitor
+    import balancer
+    bal = balancer.NAMES[app.balancer.status]
+    if m.soc_pct10 < 0:
+        return ["battery monitor: SoC unknown (not synchronised yet: charge to full, or set it)  balancer %s" % bal]
+    ttg = "-" if m.ttg_min < 0 else "%d min" % m.ttg_min
+    return ["battery monitor: SoC %d.%d %%  consumed %s Ah  time-to-go %s  balancer %s" % (
+        m.soc_pct10 // 10, m.soc_pct10 % 10, _a(m.consumed_mah), ttg, bal)]
+
+
 def topology_name(b):
     return TOPOLOGY_NAMES[b.topology]
 
@@ -116,7 +128,7 @@ def loop_lines(app=None):
 
 def status(app=None):
     """Print the loop state, the bank, outputs with reasons, active codes and link counters."""
-    for part in (loop_lines, bank_lines, output_lines, code_lines, link_lines):
+    for part in (loop_lines, bank_lines, monitor_lines, output_lines, code_lines, link_lines):
         for line in part(app):
             print(line)
 
@@ -126,6 +138,16 @@ def crash_log(path=None):
     import crashlog
     text = crashlog.read(path or crashlog.DEFAULT_PATH)
     print(text if text else "no crash logged")
+
+
+def set_soc(pct, app=None):
+    """Manual "set SoC" in % (behaviour §5); ValueError outside 0..100."""
+    _get(app).monitor.set_soc(pct)
+
+
+def synchronise(app=None):
+    """Manual "synchronise to 100 %" (behaviour §5)."""
+    _get(app).synchronise()
 
 
 def soft_switch(on, app=None):

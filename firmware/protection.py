@@ -105,6 +105,9 @@ class Protection:
         self._remote_h_mv = s.mv("remote_h_on_above_v")
         self._all_off = s.get("remote_function") == "all_off"
         self._use_pre_alarm = s.get("pre_alarm_usage") == "use"
+        self._low_soc = int(s.get("low_soc_warning_pct") * 10 + 0.5)
+        self._soc_limit = int(s.get("discharge_limit_pct") * 10 + 0.5)
+        self._soc_margin = int(s.get("soc_reset_margin_pct") * 10 + 0.5)
         self._settings_version = s.version
 
     def accept_bank(self):
@@ -115,12 +118,13 @@ class Protection:
         """The Bluetooth / REPL soft switch; OFF acts like the remote terminal OFF."""
         self.soft_on = bool(on)
 
-    def update(self, now_ms, bank, fresh, remote_l_mv, remote_h_mv):
+    def update(self, now_ms, bank, fresh, remote_l_mv, remote_h_mv, soc_pct10=-1):
         """Advance one control tick.
 
         ``now_ms``: tick time in ms (wrap-safe ticks). ``bank``: the latest accepted
         ``bank.Bank`` or None. ``fresh``: True if ``bank`` was received this tick.
         ``remote_l_mv`` / ``remote_h_mv``: remote terminal voltages in mV.
+        ``soc_pct10``: the battery monitor's SoC in 0.1 %, or -1 while unknown.
         """
         if self._settings_version != self.settings.version:
             self._load_settings()
@@ -135,6 +139,7 @@ class Protection:
         self._update_link(dt, bank, fresh)
         if self.ever_read and self._since_reading_ms < self._warn_need_ms:
             self._update_rules(dt, bank)
+        self._update_soc(soc_pct10)
         self._update_remote(dt, remote_l_mv, remote_h_mv, bank.bank_mv if bank is not None else 0)
         self._decide()
 
@@ -218,6 +223,23 @@ class Protection:
                 if r == _RULE_UV and not at_once and self._lead_ms < self._lead_need_ms:
                     continue    # the pre-alarm has not yet been on for the lead time
                 a[cid] = 1
+
+    def _update_soc(self, soc):
+        """W-B07 at the low-SoC warning level, A-B07 (ATD at once) at the discharge
+        limit (behaviour §5); each clears ``soc_reset_margin_pct`` above its level.
+        A level of 0 disables its rule; an unknown SoC raises neither."""
+        self._soc_rule(C.W_B07, self._low_soc, soc)
+        self._soc_rule(C.A_B07, self._soc_limit, soc)
+
+    def _soc_rule(self, cid, level, soc):
+        a = self.active
+        if level <= 0 or soc < 0:
+            a[cid] = 0
+        elif a[cid]:
+            if soc >= level + self._soc_margin:
+                a[cid] = 0
+        elif soc <= level:
+            a[cid] = 1
 
     def _update_remote(self, dt, l_mv, h_mv, bank_mv):
         if h_mv > self._remote_h_mv:

@@ -45,6 +45,9 @@ SCHEMA = (
     ("discharge_limit_pct", "%", 10.0, 0.0, 99.0, "behaviour §5: discharge limit; 0 disables it"),
     ("soc_reset_margin_pct", "%", 5.0, 1.0, 20.0, "project: low-SoC warning and alarm clear this far above their level"),
     ("ttg_filter_s", "s", 60, 5, 600, "project: time-to-go uses the current averaged over about this long"),
+    # Balancer status (behaviour §6).
+    ("imbalance_mv", "mV", 80, 20, 300, "project: cell spread at the last full charge above this = imbalanced"),
+    ("balancer_stale_days", "d", 30, 1, 365, "behaviour §6: unknown when not fully charged for 30 days"),
     # Remote on/off (behaviour §2).
     ("remote_function", CHOICE, "ports_only", ("ports_only", "all_off"), None, "behaviour §2: remote on/off function"),
     ("remote_l_on_below_v", "V", 5.0, 1.0, 8.0, "behaviour §2: ON when L < 5 V (smallBMS NG: 3.5 V)"),

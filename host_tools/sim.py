@@ -412,6 +412,10 @@ class Simulation:
             "codes": snap["codes"],
             "atc_reasons": snap["atc_reasons"],
             "atd_reasons": snap["atd_reasons"],
+            "soc_pct": None if snap["soc_pct10"] < 0 else snap["soc_pct10"] / 10.0,
+            "consumed_ah": None if snap["soc_pct10"] < 0 else snap["consumed_mah"] / 1000.0,
+            "ttg_min": None if snap["ttg_min"] < 0 else snap["ttg_min"],
+            "balancer": snap["balancer"],
             "link_frames_ok": snap["frames_ok"],
             "link_rejected": snap["rejected"],
             "sim_soc_pct": round(self.bank.soc_pct(), 3),
@@ -481,16 +485,17 @@ class Simulation:
     def _table(self, rec):
         from rich.table import Table
         t = Table(title="%s  (link %s)" % (self.sc["name"], self.link.path), expand=False)
-        for col in ("t", "bank V", "I A", "SoC*", "cell min..max V", "T C", "ATC", "ATD", "pre-alarm", "remote", "codes"):
+        for col in ("t", "bank V", "I A", "SoC", "SoC*", "cell min..max V", "T C", "ATC", "ATD", "pre-alarm", "remote", "codes"):
             t.add_column(col)
         fmt = lambda v, f: "-" if v is None else f % v
         t.add_row(fmt(rec["t_s"], "%.0f s"), fmt(rec["bank_v"], "%.2f"), fmt(rec["current_a"], "%.1f"),
+                  "unknown" if rec["soc_pct"] is None else "%.1f %%" % rec["soc_pct"],
                   "%.1f %%" % rec["sim_soc_pct"],
                   "-" if rec["cell_min_v"] is None else "%.3f..%.3f" % (rec["cell_min_v"], rec["cell_max_v"]),
                   fmt(rec["temp_min_c"], "%.1f"), "yes" if rec["atc"] else "NO", "yes" if rec["atd"] else "NO",
                   "ON" if rec["pre_alarm"] else "off", "on" if rec["remote_on"] else "OFF",
                   " ".join(rec["codes"]) or "-")
-        t.caption = "SoC* is the simulator's true state of charge"
+        t.caption = "SoC: the firmware's battery monitor; SoC*: the simulator's truth"
         return t
 
     def _refresh_live(self, rec):
@@ -549,7 +554,8 @@ class Simulation:
                 "series", "parallel", "system_v")
         snap = dict.fromkeys(keys)
         snap.update(batteries=0, atc=False, atd=False, pre_alarm=False, pre_alarm_out=False, remote_on=False,
-                    codes=[], atc_reasons=[], atd_reasons=[], frames_ok=0, rejected=0)
+                    codes=[], atc_reasons=[], atd_reasons=[], frames_ok=0, rejected=0, soc_pct10=-1,
+                    consumed_mah=0, ttg_min=-1, balancer="unknown")
         return snap
 
     def _run_micropython(self):

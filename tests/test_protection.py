@@ -334,3 +334,38 @@ def test_every_withdrawal_carries_its_reason(steps, function):
         for cid in range(C.N_CODES):
             if p.active[cid] and C.withdraws(cid) & C.WITHDRAW_ATD:
                 assert not p.atd
+
+
+def test_low_soc_warning_drives_the_pre_alarm_and_clears_above_its_margin():
+    r = Rig()                                       # warning 20 %, margin 5 %
+    p = r.at(0)
+    p.update(100, r.bank, True, LOOP_MV, LOOP_MV, 201)
+    assert not p.active[C.W_B07]
+    p.update(200, r.bank, True, LOOP_MV, LOOP_MV, 200)
+    assert p.active[C.W_B07] and p.pre_alarm and p.atd
+    p.update(300, r.bank, True, LOOP_MV, LOOP_MV, 249)
+    assert p.active[C.W_B07]
+    p.update(400, r.bank, True, LOOP_MV, LOOP_MV, 250)
+    assert not p.active[C.W_B07] and not p.pre_alarm
+
+
+def test_discharge_limit_withdraws_atd_at_once_and_zero_disables_it():
+    r = Rig()                                       # limit 10 %
+    p = r.at(0)
+    p.update(100, r.bank, True, LOOP_MV, LOOP_MV, 100)
+    assert not p.atd and p.reasons(C.WITHDRAW_ATD) == ["A-B07"] and p.atc
+    p.update(200, r.bank, True, LOOP_MV, LOOP_MV, 149)
+    assert not p.atd
+    p.update(300, r.bank, True, LOOP_MV, LOOP_MV, 150)
+    assert p.atd
+    r2 = Rig(discharge_limit_pct=0, low_soc_warning_pct=0)
+    p2 = r2.at(0)
+    p2.update(100, r2.bank, True, LOOP_MV, LOOP_MV, 0)
+    assert p2.atd and not p2.active[C.W_B07]
+
+
+def test_unknown_soc_raises_no_soc_code():
+    r = Rig()
+    p = r.at(0)
+    p.update(100, r.bank, True, LOOP_MV, LOOP_MV, -1)
+    assert not p.active[C.A_B07] and not p.active[C.W_B07]

@@ -77,6 +77,11 @@ def bench(batteries=20, ticks=1000):
         app.tick(now)
         now = (now + period) & ((1 << 30) - 1)
     assert app.link.bank.count == batteries, app.link.bank.count
+    app.monitor.set_soc(80)          # so coulomb counting and time-to-go run in the measured ticks
+    for _ in range(20):
+        app.tick(now)
+        now = (now + period) & ((1 << 30) - 1)
+    assert app.monitor.ttg_min > 0, app.monitor.ttg_min
     alloc = 0
     spent_us = 0
     measurable = hasattr(gc, "mem_alloc")

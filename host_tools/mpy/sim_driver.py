@@ -9,6 +9,7 @@ levels, soft switch, settings) before the loop's next tick.
 """
 import json
 
+import balancer as BL
 import codes as C
 
 MAX_CELLS = 16
@@ -44,6 +45,10 @@ def snapshot(app, frames_seen):
         "rejected": link.error_total(),
         "errors": [link.errors[i] for i in range(len(link.errors))],
         "seq": link.seq,
+        "soc_pct10": app.monitor.soc_pct10,
+        "consumed_mah": app.monitor.consumed_mah,
+        "ttg_min": app.monitor.ttg_min,
+        "balancer": BL.NAMES[app.balancer.status],
     }
     if link.frames_ok != frames_seen:
         s["cells"] = [[b.cell_mv[i * MAX_CELLS + k] for k in range(b.n_cells[i])] for i in range(b.count)]
