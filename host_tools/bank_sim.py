@@ -92,7 +92,7 @@ class BankSim:
 
     def __init__(self, series=1, parallel=1, cells=4, capacity_ah=100.0, soc_pct=50.0,
                  r_mohm=1.0, spread_pct=2.0, temps=1, temperature_c=20.0, seed=1,
-                 temp_spread_c=0.5):
+                 temp_spread_c=0.5, cell_offset_pct=0.0):
         rng = random.Random(seed)
         self.series = series
         self.parallel = parallel
@@ -104,6 +104,22 @@ class BankSim:
                 b.temp_offsets_c = [rng.uniform(-temp_spread_c, temp_spread_c) for _ in range(temps)]
                 self.batteries.append(b)
         self.set_temperature(temperature_c)
+        if cell_offset_pct:
+            # One out-of-balance cell: battery 1, cell 1 holds this much more charge.
+            c = self.batteries[0].cells[0]
+            c.charge_as += c.capacity_as * cell_offset_pct / 100.0
+
+    def cv_limit_a(self, volts):
+        """The charge current (A, >= 0) at which the bank's terminal voltage is
+        ``volts``: what a constant-voltage charger settles to."""
+        best = None
+        for p in range(self.parallel):
+            string = self.batteries[p * self.series:(p + 1) * self.series]
+            ocv = sum(ocv_mv(c.soc_pct) for b in string for c in b.cells) / 1000.0
+            r = sum(c.r_ohm for b in string for c in b.cells)
+            i = max(0.0, (volts - ocv) / r)
+            best = i if best is None else min(best, i)
+        return best * self.parallel
 
     def set_temperature(self, temp_c):
         for b in self.batteries:

@@ -10,15 +10,15 @@ import tomllib
 
 BANK_KEYS = {"series": int, "parallel": int, "cells": int, "capacity_ah": (int, float),
              "soc_pct": (int, float), "r_mohm": (int, float), "spread_pct": (int, float),
-             "temps": int, "temperature_c": (int, float), "seed": int}
+             "temps": int, "temperature_c": (int, float), "seed": int, "cell_offset_pct": (int, float)}
 STEP_KEYS = {"t_s", "wait_s", "until", "delay_s", "timeout_s", "load_a", "charge_a",
-             "uncontrolled_a", "temperature_c", "remote", "soft_switch", "fault",
+             "uncontrolled_a", "charge_v", "temperature_c", "remote", "soft_switch", "fault",
              "bit_error_rate", "battery", "settings", "note"}
 REMOTE_STATES = ("loop", "open", "l_low", "h_high")
 FAULTS = ("none", "unplug", "no_battery", "remove_battery", "bit_errors", "garbage", "stale")
-EVENTS = ("pre_alarm_on", "pre_alarm_off", "atd_off", "atd_on", "atc_off", "atc_on")
+EVENTS = ("pre_alarm_on", "pre_alarm_off", "atd_off", "atd_on", "atc_off", "atc_on", "soc_known")
 FIELDS = ("atc", "atd", "pre_alarm", "remote_on")
-EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time")
+EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time", "range")
 
 
 class ScenarioError(ValueError):
@@ -165,6 +165,21 @@ def _check_one(ex, trace, link_errors):
             return "no link counter '%s' (known: %s)" % (ex["name"], ", ".join(sorted(link_errors)))
         if n < ex.get("min", 0) or n > ex.get("max", float("inf")):
             return "link counter %s is %d, expected %s..%s" % (ex["name"], n, ex.get("min", 0), ex.get("max", "inf"))
+        return None
+    if t == "range":
+        lo = ex.get("after_s", float("-inf"))
+        hi = ex.get("before_s", float("inf"))
+        recs = [r for r in trace if lo <= r["t_s"] <= hi]
+        if not recs:
+            return "no record in %s..%s s" % (lo, hi)
+        for r in recs:
+            v = r.get(ex["field"])
+            if ex.get("minus"):
+                v = None if v is None or r.get(ex["minus"]) is None else v - r[ex["minus"]]
+            if v is None or not ex.get("min", float("-inf")) <= v <= ex.get("max", float("inf")):
+                return "%s%s is %r at %.1f s, expected %s..%s" % (
+                    ex["field"], (" - " + ex["minus"]) if ex.get("minus") else "", v, r["t_s"],
+                    ex.get("min", "-inf"), ex.get("max", "inf"))
         return None
     if t == "max_time":
         if trace[-1]["t_s"] > ex["s"]:

@@ -197,7 +197,7 @@ class Simulation:
         if sc.get("settings"):
             self.settings.update(sc["settings"])    # checked here in both modes: a bad value stops the run
         self.bank = bank_sim.BankSim(**sc.get("bank", {}))
-        self.state = {"load_a": 0.0, "charge_a": 0.0, "uncontrolled_a": 0.0, "remote": "loop",
+        self.state = {"load_a": 0.0, "charge_a": 0.0, "charge_v": None, "uncontrolled_a": 0.0, "remote": "loop",
                       "fault": "none", "bit_error_rate": 0.0, "battery": 1}
         self._reply = {}
         self._msg = None
@@ -257,7 +257,10 @@ class Simulation:
         s = self.state
         current = s["uncontrolled_a"]
         if self._out_on("charge_disconnect"):
-            current += s["charge_a"]
+            charge = s["charge_a"]
+            if s["charge_v"] is not None:      # a constant-voltage charger tapers
+                charge = min(charge, self.bank.cv_limit_a(s["charge_v"]))
+            current += charge
         if self._out_on("load_disconnect"):
             current -= s["load_a"]
         self.bank.step(current, dt_ms / 1000.0)
@@ -358,12 +361,14 @@ class Simulation:
             return False
         if until.startswith("code:"):
             return until[5:] in r["codes"] and until[5:] not in before["codes"]
+        if until == "soc_known":
+            return r["soc_pct"] is not None and before["soc_pct"] is None
         field, _, edge = until.rpartition("_")
         want = edge == "on"
         return r[field] == want and before[field] != want
 
     def _apply_step(self, st, t_ms):
-        for key in ("load_a", "charge_a", "uncontrolled_a", "remote", "fault", "bit_error_rate", "battery"):
+        for key in ("load_a", "charge_a", "charge_v", "uncontrolled_a", "remote", "fault", "bit_error_rate", "battery"):
             if key in st:
                 self.state[key] = st[key]
         if "temperature_c" in st:
@@ -427,7 +432,7 @@ class Simulation:
         rec = self._record(t_ms, snap)
         self._check_integrity(t_ms, snap)
         prev = self._prev
-        keys = ("atc", "atd", "pre_alarm", "pre_alarm_out", "remote_on", "codes", "batteries")
+        keys = ("atc", "atd", "pre_alarm", "pre_alarm_out", "remote_on", "codes", "batteries", "balancer")
         changed = prev is None or any(rec[k] != prev[k] for k in keys)
         if changed or t_ms % SAMPLE_MS == 0:
             self.trace.append(rec)
