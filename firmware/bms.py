@@ -8,6 +8,7 @@ from micropython import const
 import board as B
 import codes as C
 from balancer import Balancer
+from history import History
 from link import LinkMaster
 from monitor import UNKNOWN, Monitor
 from protection import Protection
@@ -26,9 +27,11 @@ class Bms:
     shaping, ``link.bank`` the latest reading, ``ticks`` the tick count.
     """
 
-    def __init__(self, hw, settings):
+    def __init__(self, hw, settings, persister=None):
         self.hw = hw
         self.settings = settings
+        self.persister = persister      # persist.Persister, or None: nothing is stored
+        self.history = persister.history if persister is not None else History()
         self.link = LinkMaster(hw.uart)
         self.protection = Protection(settings)
         self.monitor = Monitor(settings)
@@ -61,8 +64,12 @@ class Bms:
             syncs = m.synchronised
             m.update(dt, bank.bank_current_ma, bank.bank_mv, bank.series * bank.n_cells[0])
             if m.synchronised != syncs:
-                self.balancer.full_charge(bank)
+                self._full_charge(bank)
+            self.history.update(dt, bank, m)
         self.balancer.update(dt, bank, m.soc_pct10 != UNKNOWN)
+        if self.persister is not None:
+            p.active[C.E_B31] = 1 if self.persister.settings_status else 0
+            self.persister.tick(dt)
         p.update(now_ms, bank, fresh, hw.remote_l_mv(), hw.remote_h_mv(), m.soc_pct10)
         hw.set_output(B.OUT_LOAD_DISCONNECT, p.atd)
         hw.set_output(B.OUT_CHARGE_DISCONNECT, p.atc)
@@ -108,11 +115,23 @@ class Bms:
             on = False
         self.hw.set_output(B.OUT_STATUS_LED, on)
 
+    def _full_charge(self, bank):
+        self.balancer.full_charge(bank)
+        self.history.full_charge()
+        if self.persister is not None:
+            self.persister.full_charge()
+
     def synchronise(self):
         """Manual "synchronise to 100 %" (behaviour §5)."""
         self.monitor.synchronise()
         if self.link.has_reading:
-            self.balancer.full_charge(self.link.bank)
+            self._full_charge(self.link.bank)
+
+    def factory_reset(self):
+        """Every setting to its default, saved at once (clears E-B31; behaviour §9)."""
+        self.settings.reset_defaults()
+        if self.persister is not None:
+            self.persister.save_settings_now()
 
     def safe(self):
         """Every output to its safe state (used when the loop stops or crashes)."""

@@ -150,6 +150,44 @@ def synchronise(app=None):
     _get(app).synchronise()
 
 
+def get(name=None, app=None):
+    """Print one setting with its unit and range, or all of them."""
+    import settings as S
+    st = _get(app).settings
+    for n in ([name] if name else st.names()):
+        row = S.schema_row(n)
+        rng = "/".join(row[3]) if row[1] == S.CHOICE else "%s..%s %s" % (row[3], row[4], row[1])
+        print("%-22s %-12s (%s)" % (n, st.get(n), rng))
+
+
+def set(name, value, app=None):
+    """Change a setting; a bad name or value prints why and changes nothing.
+
+    Saved to flash within 10 s (docs/persistence.md)."""
+    import settings as S
+    try:
+        v = _get(app).settings.set(name, value)
+    except S.SettingsError as e:
+        print("not changed: %s" % e)
+        return False
+    print("%s = %r" % (name, v))
+    return True
+
+
+def factory_reset(app=None):
+    """Every setting back to its default, saved at once; clears E-B31."""
+    _get(app).factory_reset()
+    print("settings reset to defaults")
+
+
+def history(app=None):
+    """Print the history: extremes and totals (behaviour §5)."""
+    h = _get(app).history
+    d = h.as_dict()
+    for name in sorted(d):
+        print("%-22s %s" % (name, d[name]))
+
+
 def soft_switch(on, app=None):
     """Switch the BMS on or off like the remote terminal (behaviour §2)."""
     _get(app).protection.set_soft_switch(on)

@@ -12,10 +12,24 @@ import settings
 from ticks import ticks_add, ticks_diff
 
 
-def build(board_path="board.json", settings_obj=None):
-    """Return a ready ``bms.Bms`` for the board file at ``board_path``."""
+def build(board_path="board.json", settings_obj=None, fs=None):
+    """Return a ready ``bms.Bms`` for the board file at ``board_path``.
+
+    With ``fs`` (``store.OsFs()`` on the board) settings and history are loaded
+    from it and saved back when they change; corrupt or missing settings give the
+    defaults and E-B31 (docs/persistence.md).
+    """
     b = board.load(board_path)
-    return bms.Bms(hw.Hardware(b), settings_obj or settings.Settings())
+    s = settings_obj or settings.Settings()
+    persister = None
+    if fs is not None:
+        import history
+        import persist
+        h = history.History()
+        status = persist.load_settings(fs, s)
+        persist.load_history(fs, h)
+        persister = persist.Persister(fs, s, h, status)
+    return bms.Bms(hw.Hardware(b), s, persister)
 
 
 def run(app, clock, keep_going=None, crash_log=None):
@@ -55,7 +69,8 @@ def main():
     import time
     import crashlog
     import diag
-    app = build()
+    import store
+    app = build(fs=store.OsFs())
     diag.attach(app)
     app.hw.start_watchdog()
     try:

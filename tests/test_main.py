@@ -145,3 +145,33 @@ def test_main_starts_the_watchdog_and_logs_crashes_to_a_file(fw, monkeypatch, tm
     assert "ZeroDivisionError" in (tmp_path / "crash.log").read_text()
     diag.status(booted)
     diag.crash_log()
+
+
+def test_boot_with_corrupt_settings_shows_e_b31_until_a_factory_reset(fw, tmp_path, capsys):
+    clock, pm, main, app = fw
+    import codes as C
+    import diag
+    import store
+    (tmp_path / "settings.json").write_bytes(b"{half a file")
+    fs = store.OsFs(str(tmp_path))
+    app = main.build(host_tools.board_path("esp32-devkitc"), fs=fs)
+    app.tick(clock.ticks_ms())
+    assert app.protection.active[C.E_B31]
+    assert app.settings.get("cell_uv_trip_v") == 2.8
+    diag.attach(app)
+    assert diag.set("cell_uv_trip_v", 9) is False                   # refused, says why
+    assert "not changed" in capsys.readouterr().out
+    diag.factory_reset()
+    clock.advance(100)
+    app.tick(clock.ticks_ms())
+    assert not app.protection.active[C.E_B31]
+    assert store.load(fs, "settings.json")[1] == store.OK
+    assert diag.set("cell_uv_trip_v", 2.7) is True
+    diag.get("cell_uv_trip_v")
+    assert "2.7" in capsys.readouterr().out
+    for _ in range(101):                                          # saved within 10 s
+        clock.advance(100)
+        app.tick(clock.ticks_ms())
+    again = main.build(host_tools.board_path("esp32-devkitc"), fs=fs)
+    assert again.settings.get("cell_uv_trip_v") == 2.7
+    diag.history(again)
