@@ -12,6 +12,7 @@ withdraws comes from the one table in ``codes``.
 from array import array
 from micropython import const
 
+import bank as B
 import codes as C
 from ticks import ticks_diff
 
@@ -20,6 +21,7 @@ M_CELL_MIN = const(0)
 M_CELL_MAX = const(1)
 M_TEMP_MIN = const(2)
 M_TEMP_MAX = const(3)
+M_CELL_AVG = const(4)
 
 # (code id, metric, trips when above (True) or below (False), trip, reset, delay setting)
 RULES = (
@@ -28,8 +30,14 @@ RULES = (
     (C.A_B02, M_CELL_MAX, True, "cell_ov_trip_v", "cell_ov_reset_v", "cell_ov_delay_s"),
     (C.A_B09, M_TEMP_MAX, True, "charge_ot_trip_c", "charge_ot_reset_c", "charge_ot_delay_s"),
     (C.A_B10, M_TEMP_MIN, False, "charge_ut_trip_c", "charge_ut_reset_c", "charge_ut_delay_s"),
+    (C.A_B08, M_CELL_AVG, False, "bank_uv_cell_v", "bank_uv_reset_cell_v", "bank_uv_delay_s"),
 )
-N_RULES = const(5)
+N_RULES = const(6)
+_RULE_BANK_UV = const(5)
+# E-B09 (behaviour §7): the bank voltage fits no system voltage, fixed limits.
+BANK_MIN_MV = const(9000)
+BANK_MAX_MV = const(60000)
+CHECK_CONFIRM_MS = const(2000)     # E-B09, E-B01, E-B05 must hold this long
 _RULE_PRE_ALARM = const(0)
 _RULE_UV = const(1)
 
@@ -62,6 +70,7 @@ class Protection:
         # ms the trip condition has held; -1 when it did not hold at the last tick
         self._timer = array("i", [-1] * N_RULES)
         self._lead_ms = 0            # ms W-B01 has been active
+        self._check_ms = array("i", [-1, -1, -1])   # confirm timers of E-B09, E-B01, E-B05
         self._since_reading_ms = 0   # ms since a reading with at least one battery
         self._since_complete_ms = 0  # ms since a reading with every expected battery
         self._warn_ms = 0            # ms W-B05 has been active
@@ -94,7 +103,7 @@ class Protection:
         self._delay = array("i", bytes(4 * N_RULES))
         for r in range(N_RULES):
             rule = RULES[r]
-            scale = s.mv if rule[1] <= M_CELL_MAX else s.deci_c
+            scale = s.deci_c if rule[1] in (M_TEMP_MIN, M_TEMP_MAX) else s.mv
             self._trip[r] = scale(rule[3])
             self._reset[r] = scale(rule[4])
             self._delay[r] = s.ms(rule[5])
@@ -137,8 +146,12 @@ class Protection:
         self._last_ms = now_ms
         self._boot_ms = _sat(self._boot_ms + dt)
         self._update_link(dt, bank, fresh)
-        if self.ever_read and self._since_reading_ms < self._warn_need_ms:
+        # Rules and checks judge only a reading with batteries in it, while fresh;
+        # otherwise they hold (an empty ring's zeros are not a bank at 0 V).
+        if bank is not None and bank.count and self._since_reading_ms < self._warn_need_ms:
+            at_once = self._evaluate_at_once
             self._update_rules(dt, bank)
+            self._update_checks(dt, bank, at_once)
         self._update_soc(soc_pct10)
         self._update_remote(dt, remote_l_mv, remote_h_mv, bank.bank_mv if bank is not None else 0)
         self._decide()
@@ -189,6 +202,9 @@ class Protection:
             return bank.cell_max_mv
         if m == M_TEMP_MIN:
             return bank.temp_min_dc
+        if m == M_CELL_AVG:
+            cells = bank.series * bank.n_cells[0]
+            return bank.bank_mv // cells if cells else 0
         return bank.temp_max_dc
 
     def _update_rules(self, dt, bank):
@@ -220,9 +236,29 @@ class Protection:
             t = 0 if t < 0 else _sat(t + dt)
             self._timer[r] = t
             if at_once or t >= self._delay[r]:
-                if r == _RULE_UV and not at_once and self._lead_ms < self._lead_need_ms:
-                    continue    # the pre-alarm has not yet been on for the lead time
+                if (r == _RULE_UV or r == _RULE_BANK_UV) and not at_once and self._lead_ms < self._lead_need_ms:
+                    continue    # a voltage load disconnect waits for the pre-alarm lead
                 a[cid] = 1
+
+    def _update_checks(self, dt, bank, at_once):
+        """E-B09 outside 9..60 V; E-B01 series strings of unequal length (batteries
+        disagree on their series positions); E-B05 mixed cell counts. Each must
+        hold for CHECK_CONFIRM_MS and clears at once when it no longer does."""
+        mv = bank.bank_mv
+        self._confirm(C.E_B09, 0, mv < BANK_MIN_MV or mv > BANK_MAX_MV, dt, at_once)
+        self._confirm(C.E_B01, 1, bank.topology == B.TOPOLOGY_UNEVEN_STRINGS, dt, at_once)
+        self._confirm(C.E_B05, 2, bank.topology == B.TOPOLOGY_MIXED_CELLS, dt, at_once)
+
+    def _confirm(self, cid, slot, bad, dt, at_once):
+        t = self._check_ms
+        if not bad:
+            t[slot] = -1
+            self.active[cid] = 0
+            return
+        # Counted from the tick the condition is first seen, like the rules' delays.
+        t[slot] = 0 if t[slot] < 0 else (t[slot] + dt if t[slot] < CHECK_CONFIRM_MS else t[slot])
+        if t[slot] >= CHECK_CONFIRM_MS or at_once:
+            self.active[cid] = 1
 
     def _update_soc(self, soc):
         """W-B07 at the low-SoC warning level, A-B07 (ATD at once) at the discharge

@@ -23,6 +23,10 @@ SCHEMA = (
     ("pre_alarm_usage", CHOICE, "use", ("use", "not_available"), None, "behaviour §9: battery pre-alarm usage"),
     ("pre_alarm_mode", CHOICE, "continuous", ("continuous", "intermittent"), None, "behaviour §1, §9"),
     ("pre_alarm_blink_s", "s", 1, 1, 5, "project: intermittent pre-alarm, on and off for this long each"),
+    # Low bank voltage: ATD (behaviour §7, A-B08), as an average per cell.
+    ("bank_uv_cell_v", "V", 2.75, 2.50, 3.00, "project: A-B08 below this average per cell (11.0 V on 12.8 V), a backstop under the 2.8 V cell rule"),
+    ("bank_uv_reset_cell_v", "V", 3.20, 2.90, 3.40, "project: loads back on at 12.8 V on 12.8 V"),
+    ("bank_uv_delay_s", "s", 10, 0, 60, "project"),
     # Cell over-voltage: ATC (behaviour §1 names the rule, not the number).
     ("cell_ov_trip_v", "V", 3.75, 3.50, 3.90, "project: LiFePO4 cell maximum (docs/protection.md)"),
     ("cell_ov_reset_v", "V", 3.55, 3.35, 3.70, "project: charging resumes once the cell has settled"),
@@ -63,6 +67,7 @@ _ORDER = (
     ("cell_uv_trip_v", "cell_uv_reset_v", "the under-voltage reset must be above its trip"),
     ("pre_alarm_trip_v", "pre_alarm_reset_v", "the pre-alarm reset must be above its trip"),
     ("cell_uv_trip_v", "pre_alarm_trip_v", "the pre-alarm must trip above the under-voltage trip"),
+    ("bank_uv_cell_v", "bank_uv_reset_cell_v", "the low-bank-voltage reset must be above its trip"),
     ("cell_ov_reset_v", "cell_ov_trip_v", "the over-voltage reset must be below its trip"),
     ("charge_ot_reset_c", "charge_ot_trip_c", "the over-temperature reset must be below its trip"),
     ("charge_ut_trip_c", "charge_ut_reset_c", "the low-temperature reset must be above its trip"),

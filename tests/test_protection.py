@@ -369,3 +369,46 @@ def test_unknown_soc_raises_no_soc_code():
     p = r.at(0)
     p.update(100, r.bank, True, LOOP_MV, LOOP_MV, -1)
     assert not p.active[C.A_B07] and not p.active[C.W_B07]
+
+
+def avg_bank(cell_mv):
+    return make_bank(cells_mv=(cell_mv,) * 4)
+
+
+def test_low_bank_voltage_a_b08_after_its_delay_and_the_pre_alarm_lead():
+    r = Rig(cell_uv_trip_v=2.6, cell_uv_reset_v=2.9)   # keep A-B01 out of the way
+    r.at(0)
+    r.run(100, 60000, bank=avg_bank(3050))              # pre-alarm on for a minute
+    r.at(60100, bank=avg_bank(2749))                    # average below 2.75 V
+    assert r.at(70099).atd
+    p = r.at(70100)
+    assert not p.atd and p.reasons(C.WITHDRAW_ATD) == ["A-B08"]
+    assert r.at(70200, bank=avg_bank(3200)).atd
+
+
+def test_e_b09_outside_every_system_voltage():
+    r = Rig()
+    r.at(0)
+    high = make_bank(cells_mv=(3300,) * 4, n=1)
+    high.bank_mv = 60001
+    r.at(100, bank=high)
+    assert r.at(2099).atd
+    p = r.at(2100)
+    assert p.active[C.E_B09] and not p.atd and not p.atc
+    ok = make_bank()
+    assert not r.at(2200, bank=ok).active[C.E_B09]
+
+
+def test_invalid_configurations_e_b01_and_e_b05():
+    r = Rig()
+    r.at(0)
+    uneven = make_bank(n=3, spos=[1, 2, 1])
+    r.at(100, bank=uneven)
+    p = r.at(2100)
+    assert p.active[C.E_B01] and not p.atd and not p.atc
+    r2 = Rig()
+    mixed = make_bank(n=2)
+    mixed.n_cells[1] = 8
+    mixed.compute_aggregates()
+    p2 = r2.at(0, bank=mixed)                           # the first reading decides at once
+    assert p2.active[C.E_B05] and not p2.atd
