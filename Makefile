@@ -14,7 +14,7 @@ help:
 	@echo "make sim    run the firmware against the simulated bank (default scenario)"
 	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
 	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
-	@echo "make bench  memory and tick-time benchmark under MicroPython -> build/bench/memory.json"
+	@echo "make bench  memory under MicroPython and SoC accuracy -> build/bench/memory.json, soc.json"
 	@echo "make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-v1.27.0.bin [BOARD=esp32-devkitc]"
 	@echo "           erase the chip and write MicroPython (esptool)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=esp32-devkitc]  copy the .mpy bundle and board file (mpremote)"

@@ -92,8 +92,10 @@ class BankSim:
 
     def __init__(self, series=1, parallel=1, cells=4, capacity_ah=100.0, soc_pct=50.0,
                  r_mohm=1.0, spread_pct=2.0, temps=1, temperature_c=20.0, seed=1,
-                 temp_spread_c=0.5, cell_offset_pct=0.0):
+                 temp_spread_c=0.5, cell_offset_pct=0.0, current_gain_error_pct=0.0, current_offset_a=0.0):
         rng = random.Random(seed)
+        self.gain = 1.0 + current_gain_error_pct / 100.0
+        self.offset_a = current_offset_a
         self.series = series
         self.parallel = parallel
         self.batteries = []
@@ -108,6 +110,11 @@ class BankSim:
             # One out-of-balance cell: battery 1, cell 1 holds this much more charge.
             c = self.batteries[0].cells[0]
             c.charge_as += c.capacity_as * cell_offset_pct / 100.0
+
+    def reported_current_a(self, battery):
+        """What a battery's current sensor reports: the true current with the
+        bank's gain error and its share of the offset (the bank's sensor error)."""
+        return battery.current_a * self.gain + self.offset_a / self.parallel
 
     def cv_limit_a(self, volts):
         """The charge current (A, >= 0) at which the bank's terminal voltage is

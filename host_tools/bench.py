@@ -1,5 +1,9 @@
 """Benchmarks: ``python -m host_tools.bench`` (``make bench``).
 
+soc: the battery monitor's SoC against the simulator's true SoC over 10 full
+cycles with a current sensor of 0.5 % gain error and 0.1 A offset; writes
+``build/bench/soc.json`` with key ``max_error_pct`` (goal <= 2 %).
+
 memory: the control tick under real MicroPython 1.27 (WebAssembly port, 32-bit
 like the ESP32) with 20 batteries: bytes allocated per steady-state tick (goal 0),
 heap in use after boot + 1 000 ticks (goal <= 32 KB), tick time. Writes
@@ -48,8 +52,45 @@ def memory(batteries=20, ticks=1000):
         mp.close()
 
 
+def soc_accuracy(cycles=10, gain_error_pct=0.5, offset_a=0.1):
+    """SoC error against the simulator's true SoC over ``cycles`` full cycles with
+    a current sensor of the given gain error and offset (issue 4's benchmark).
+
+    Each cycle: a 14.2 V constant-voltage charger of 200 A until the monitor
+    synchronises, then a 200 A load until the monitor says 20 %. The error counts
+    from the first synchronisation (before it the SoC is unknown, not wrong).
+    """
+    from host_tools import scenario as scen
+    from host_tools.sim import Simulation
+    steps = []
+    for _ in range(cycles):
+        steps.append({"charge_a": 200, "charge_v": 14.2, "load_a": 0})
+        steps.append({"until": "synchronised", "timeout_s": 20000, "charge_a": 0, "load_a": 200})
+        steps.append({"until": "soc_below:20", "timeout_s": 20000})
+    sc = scen.check({"name": "soc accuracy", "duration_s": cycles * 20000, "end_after_s": 0,
+                     "bank": {"parallel": 2, "capacity_ah": 100, "soc_pct": 50, "r_mohm": 1.0, "seed": 12,
+                              "current_gain_error_pct": gain_error_pct, "current_offset_a": offset_a},
+                     "step": steps})
+    sim = Simulation(sc, link="memory", echo=None)
+    ok = sim.run()
+    errors = [abs(r["soc_pct"] - r["sim_soc_pct"]) for r in sim.trace if r["soc_pct"] is not None]
+    syncs = sim.trace[-1]["synchronisations"]
+    return {"cycles": cycles, "gain_error_pct": gain_error_pct, "offset_a": offset_a,
+            "synchronisations": syncs, "simulated_h": round(sim.clock.elapsed_ms / 3.6e6, 2),
+            "max_error_pct": round(max(errors), 3), "goal_max_error_pct": 2.0,
+            "run_ok": ok and syncs >= cycles, "failures": sim.failures}
+
+
 def main():
     os.makedirs(BENCH_DIR, exist_ok=True)
+    s = soc_accuracy()
+    path = os.path.join(BENCH_DIR, "soc.json")
+    with open(path, "w") as f:
+        json.dump(s, f, indent=2, sort_keys=True)
+    print("SoC accuracy (%d cycles, %.1f h simulated, %d synchronisations; sensor gain error %.1f %%, offset %.1f A):"
+          % (s["cycles"], s["simulated_h"], s["synchronisations"], s["gain_error_pct"], s["offset_a"]))
+    print("  max |SoC - true SoC|              %8.3f %%      (goal <= 2 %%)" % s["max_error_pct"])
+    print("wrote " + os.path.relpath(path, host_tools.ROOT))
     r = memory()
     path = os.path.join(BENCH_DIR, "memory.json")
     with open(path, "w") as f:
@@ -61,6 +102,7 @@ def main():
     print("  tick time                        %8.3f ms      (WebAssembly on this host, not the ESP32)" % r["tick_ms"])
     print("wrote " + os.path.relpath(path, host_tools.ROOT))
     ok = r["alloc_bytes_per_tick"] == 0 and r["heap_used_bytes"] <= 32 * 1024
+    ok = ok and s["run_ok"] and s["max_error_pct"] <= 2.0
     return 0 if ok else 1
 
 

@@ -10,13 +10,15 @@ import tomllib
 
 BANK_KEYS = {"series": int, "parallel": int, "cells": int, "capacity_ah": (int, float),
              "soc_pct": (int, float), "r_mohm": (int, float), "spread_pct": (int, float),
-             "temps": int, "temperature_c": (int, float), "seed": int, "cell_offset_pct": (int, float)}
+             "temps": int, "temperature_c": (int, float), "seed": int, "cell_offset_pct": (int, float),
+             "current_gain_error_pct": (int, float), "current_offset_a": (int, float)}
 STEP_KEYS = {"t_s", "wait_s", "until", "delay_s", "timeout_s", "load_a", "charge_a",
              "uncontrolled_a", "charge_v", "temperature_c", "remote", "soft_switch", "fault",
              "bit_error_rate", "battery", "settings", "note"}
 REMOTE_STATES = ("loop", "open", "l_low", "h_high")
 FAULTS = ("none", "unplug", "no_battery", "remove_battery", "bit_errors", "garbage", "stale")
-EVENTS = ("pre_alarm_on", "pre_alarm_off", "atd_off", "atd_on", "atc_off", "atc_on", "soc_known")
+EVENTS = ("pre_alarm_on", "pre_alarm_off", "atd_off", "atd_on", "atc_off", "atc_on", "soc_known",
+          "synchronised")
 FIELDS = ("atc", "atd", "pre_alarm", "remote_on")
 EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time", "range")
 
@@ -37,7 +39,7 @@ def load(path):
 
 
 def _is_event(until):
-    return until in EVENTS or (isinstance(until, str) and until.startswith("code:"))
+    return until in EVENTS or (isinstance(until, str) and until.startswith(("code:", "soc_below:")))
 
 
 def check(sc):
@@ -64,7 +66,7 @@ def check(sc):
         if len(triggers) > 1:
             raise ScenarioError("%s: give one of t_s, wait_s, until" % where)
         if "until" in st and not _is_event(st["until"]):
-            raise ScenarioError("%s: until must be one of %s or code:X-Bnn" % (where, ", ".join(EVENTS)))
+            raise ScenarioError("%s: until must be one of %s, code:X-Bnn or soc_below:PCT" % (where, ", ".join(EVENTS)))
         if "remote" in st and st["remote"] not in REMOTE_STATES:
             raise ScenarioError("%s: remote must be one of %s" % (where, ", ".join(REMOTE_STATES)))
         if "fault" in st and st["fault"] not in FAULTS:

@@ -300,7 +300,7 @@ class Simulation:
                 snap.append((cells, temps))
                 out = ring.forward(out, lambda addr, b=b, cells=cells, temps=temps: ring.record(
                     addr, b.serial, int(b.capacity_ah), b.fw_version, sum(cells),
-                    int(round(b.current_a * 1000)), b.flags, b.series_pos, cells, temps))
+                    int(round(self.bank.reported_current_a(b) * 1000)), b.flags, b.series_pos, cells, temps))
                 if out is None:
                     return None
         if fault == "stale":
@@ -363,6 +363,12 @@ class Simulation:
             return until[5:] in r["codes"] and until[5:] not in before["codes"]
         if until == "soc_known":
             return r["soc_pct"] is not None and before["soc_pct"] is None
+        if until == "synchronised":
+            return r["synchronisations"] > before["synchronisations"]
+        if until.startswith("soc_below:"):
+            level = float(until[10:])
+            return (r["soc_pct"] is not None and r["soc_pct"] <= level
+                    and (before["soc_pct"] is None or before["soc_pct"] > level))
         field, _, edge = until.rpartition("_")
         want = edge == "on"
         return r[field] == want and before[field] != want
@@ -421,6 +427,7 @@ class Simulation:
             "consumed_ah": None if snap["soc_pct10"] < 0 else snap["consumed_mah"] / 1000.0,
             "ttg_min": None if snap["ttg_min"] < 0 else snap["ttg_min"],
             "balancer": snap["balancer"],
+            "synchronisations": snap["syncs"],
             "link_frames_ok": snap["frames_ok"],
             "link_rejected": snap["rejected"],
             "sim_soc_pct": round(self.bank.soc_pct(), 3),
@@ -560,7 +567,7 @@ class Simulation:
         snap = dict.fromkeys(keys)
         snap.update(batteries=0, atc=False, atd=False, pre_alarm=False, pre_alarm_out=False, remote_on=False,
                     codes=[], atc_reasons=[], atd_reasons=[], frames_ok=0, rejected=0, soc_pct10=-1,
-                    consumed_mah=0, ttg_min=-1, balancer="unknown")
+                    consumed_mah=0, ttg_min=-1, balancer="unknown", syncs=0)
         return snap
 
     def _run_micropython(self):

@@ -114,3 +114,13 @@ def test_a_fifteen_thousand_ah_bank_counts_exactly():
     m.set_soc(50)
     run(m, 3600, -1000000)                        # 1 000 A for an hour
     assert m.consumed_mah == -8500000 and m.soc_pct10 == 433
+
+
+def test_soc_accuracy_benchmark_machinery_tells_good_from_bad():
+    """Not a performance test: one cycle each, to prove the benchmark measures."""
+    from host_tools import bench
+    good = bench.soc_accuracy(cycles=1)
+    assert good["run_ok"] and good["synchronisations"] >= 1
+    assert good["max_error_pct"] <= 2.0
+    bad = bench.soc_accuracy(cycles=1, gain_error_pct=8.0, offset_a=3.0)
+    assert bad["max_error_pct"] > 2.0

@@ -49,6 +49,7 @@ def snapshot(app, frames_seen):
         "consumed_mah": app.monitor.consumed_mah,
         "ttg_min": app.monitor.ttg_min,
         "balancer": BL.NAMES[app.balancer.status],
+        "syncs": app.monitor.synchronised,
     }
     if link.frames_ok != frames_seen:
         s["cells"] = [[b.cell_mv[i * MAX_CELLS + k] for k in range(b.n_cells[i])] for i in range(b.count)]
