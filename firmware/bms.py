@@ -37,6 +37,9 @@ class Bms:
         self.monitor = Monitor(settings)
         self.balancer = Balancer(settings)
         self.ticks = 0
+        self.shunt_ma = 0               # calibrated shunt current, mA (boards with a shunt)
+        self._offset_ma = 0
+        self._offset_version = -1
         self.now_ms = 0
         self.pre_alarm_out = False
         self._pre_ms = 0
@@ -57,6 +60,13 @@ class Bms:
         hw = self.hw
         p = self.protection
         m = self.monitor
+        if hw.has_shunt:
+            if self._offset_version != self.settings.version:
+                self._offset_ma = self.settings.milli("current_zero_offset_a")
+                self._offset_version = self.settings.version
+            self.shunt_ma = hw.shunt_ma() - self._offset_ma
+            if bank is not None:
+                bank.bank_current_ma = self.shunt_ma    # the shunt overrides the batteries' sum
         if bank is not None and bank.count and not p.active[C.W_B05]:
             # Count with the latest reading's current while the link is healthy.
             if fresh:

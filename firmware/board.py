@@ -33,7 +33,12 @@ def _int_field(d, key, where):
 
 
 def validate(b):
-    """Check a board dict; return it, or raise ``BoardError`` naming the problem."""
+    """Check a board dict; return it, or raise ``BoardError`` naming the problem.
+
+    ``current`` (optional): ``{"source": "records"}`` (default: the batteries'
+    own currents from the ring) or ``{"source": "shunt", "adc_pin": N,
+    "zero_uv": µV at 0 A, "uv_per_a": µV per A}`` for a shunt amplifier on an ADC.
+    """
     for key in ("name", "chip", "link_uart", "outputs", "inputs"):
         if key not in b:
             raise BoardError("board file lacks '%s'" % key)
@@ -64,6 +69,17 @@ def validate(b):
         if pin in used:
             raise BoardError("pin %d used by both %s and %s" % (pin, used[pin], name))
         used[pin] = name
+    cur = b.get("current", {"source": "records"})
+    if cur.get("source") not in ("records", "shunt"):
+        raise BoardError("current.source must be 'records' or 'shunt'")
+    if cur["source"] == "shunt":
+        pin = _int_field(cur, "adc_pin", "current")
+        _int_field(cur, "zero_uv", "current")
+        if _int_field(cur, "uv_per_a", "current") < 10:
+            raise BoardError("current.uv_per_a must be >= 10")
+        if pin in used:
+            raise BoardError("pin %d used by both %s and the shunt" % (pin, used[pin]))
+        used[pin] = "current shunt"
     for pin in (u["tx"], u["rx"]):
         if pin in used:
             raise BoardError("link UART pin %d is also %s" % (pin, used[pin]))

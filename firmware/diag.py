@@ -180,6 +180,25 @@ def factory_reset(app=None):
     print("settings reset to defaults")
 
 
+def calibrate_current_zero(app=None):
+    """With no current flowing, take the shunt's present reading as its zero:
+    stores ``current_zero_offset_a`` (saved with the settings). Boards without a
+    shunt say so and change nothing."""
+    app = _get(app)
+    if not app.hw.has_shunt:
+        print("this board has no shunt: the current comes from the batteries")
+        return None
+    import settings as S
+    raw_ma = app.hw.shunt_ma()
+    try:
+        app.settings.set("current_zero_offset_a", raw_ma / 1000)
+    except S.SettingsError as e:
+        print("not calibrated (is current flowing?): %s" % e)
+        return None
+    print("current zero offset set to %s A" % _a(raw_ma))
+    return raw_ma
+
+
 def history(app=None):
     """Print the history: extremes and totals (behaviour §5)."""
     h = _get(app).history

@@ -61,6 +61,12 @@ class Hardware:
         self._adc_h = machine.ADC(machine.Pin(ins["remote_h"]["adc_pin"]), atten=ADC_ATTEN_11DB)
         self._div_l = ins["remote_l"]["divider_x1000"]
         self._div_h = ins["remote_h"]["divider_x1000"]
+        cur = board.get("current", {"source": "records"})
+        self.has_shunt = cur["source"] == "shunt"
+        if self.has_shunt:
+            self._adc_i = machine.ADC(machine.Pin(cur["adc_pin"]), atten=ADC_ATTEN_11DB)
+            self._zero_uv = cur["zero_uv"]
+            self._uv_per_a = cur["uv_per_a"]
 
     def start_watchdog(self, timeout_ms=WDT_TIMEOUT_MS):
         """Start the hardware watchdog; from then on ``feed()`` must come in time.
@@ -89,6 +95,15 @@ class Hardware:
         """Every output off: ATC, ATD and ports withdrawn, pre-alarm and LED off."""
         for i in range(len(self._pins)):
             self.set_output(i, False)
+
+    def shunt_ma(self):
+        """Bank current from the shunt amplifier in mA (+ = charging), uncalibrated.
+
+        (µV - zero) / (µV per A): scaled in two steps so every product stays a
+        small int on a 32-bit port (±3.1 V at the ADC, 10 µV/A and up)."""
+        diff = self._adc_i.read_uv() - self._zero_uv
+        return (diff // 10) * 1000 // (self._uv_per_a // 10) if diff >= 0 else \
+            -(((-diff) // 10) * 1000 // (self._uv_per_a // 10))
 
     def remote_l_mv(self):
         return self._adc_l.read_uv() // 1000 * self._div_l // 1000

@@ -49,6 +49,8 @@ SCHEMA = (
     ("discharge_limit_pct", "%", 10.0, 0.0, 99.0, "behaviour §5: discharge limit; 0 disables it"),
     ("soc_reset_margin_pct", "%", 5.0, 1.0, 20.0, "project: low-SoC warning and alarm clear this far above their level"),
     ("ttg_filter_s", "s", 60, 5, 600, "project: time-to-go uses the current averaged over about this long"),
+    # Shunt current sensor (boards whose file names one): offset calibration.
+    ("current_zero_offset_a", "A", 0.0, -10.0, 10.0, "project: measured by diag.calibrate_current_zero(), subtracted from the shunt reading"),
     # Balancer status (behaviour §6).
     ("imbalance_mv", "mV", 80, 20, 300, "project: cell spread at the last full charge above this = imbalanced"),
     ("balancer_stale_days", "d", 30, 1, 365, "behaviour §6: unknown when not fully charged for 30 days"),
@@ -173,6 +175,12 @@ class Settings:
     def ms(self, name):
         """A setting in seconds as integer milliseconds."""
         return int(self._values[name] * 1000 + 0.5)
+
+    def milli(self, name):
+        """A setting times 1000 as an integer, rounded to nearest for either sign
+        (A -> mA for the current offset)."""
+        v = self._values[name] * 1000
+        return int(v + 0.5) if v >= 0 else -int(-v + 0.5)
 
     def deci_c(self, name):
         """A setting in degC as integer tenths of a degree (rounded toward nearest)."""

@@ -266,6 +266,11 @@ class Simulation:
         self.bank.step(current, dt_ms / 1000.0)
         self.bank.current_a = current
         self._apply_remote()
+        cur = self.board.get("current", {})
+        if cur.get("source") == "shunt":
+            # The shunt amplifier's output, with the sensor error the scenario sets.
+            seen_a = current * self.bank.gain + self.bank.offset_a
+            self._set_adc(cur["adc_pin"], int((cur["zero_uv"] + seen_a * cur["uv_per_a"]) / 1000))
         self._serve_ring(t_ms)
         self._deliver(self.clock.elapsed_ms)
 

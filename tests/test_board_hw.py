@@ -55,3 +55,48 @@ def test_remote_voltages_through_the_divider(pin_mock):
     h = hw.Hardware(B.validate(copy.deepcopy(DEVKITC)))
     pin_mock.set_adc_mv(34, 600)                         # 600 mV at the pin
     assert h.remote_l_mv() == 600 * 22277 // 1000
+
+
+SHUNT = json.load(open(host_tools.board_path("esp32-devkitc-shunt")))
+
+
+@pytest.mark.parametrize("pin_mv,ma", [(1650, 0), (1800, 10000), (1500, -10000), (3100, 96666), (200, -96666)])
+def test_shunt_current_both_ways(pin_mock, pin_mv, ma):
+    import hw
+    h = hw.Hardware(B.validate(copy.deepcopy(SHUNT)))
+    pin_mock.set_adc_mv(36, pin_mv)
+    assert h.has_shunt and h.shunt_ma() == ma
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda b: b["current"].update(source="hall"), "source"),
+    (lambda b: b["current"].update(uv_per_a=5), "uv_per_a"),
+    (lambda b: b["current"].update(adc_pin=34), "used by both"),
+])
+def test_bad_shunt_definitions_are_refused(change, words):
+    b = copy.deepcopy(SHUNT)
+    change(b)
+    with pytest.raises(B.BoardError, match=words):
+        B.validate(b)
+
+
+def test_calibrating_the_zero_through_diag(pin_mock, capsys):
+    import bms
+    import diag
+    import hw
+    from settings import Settings
+    app = bms.Bms(hw.Hardware(B.validate(copy.deepcopy(SHUNT))), Settings())
+    pin_mock.set_adc_mv(36, 1680)                       # 2 A of offset at rest
+    assert diag.calibrate_current_zero(app) == 2000
+    assert app.settings.get("current_zero_offset_a") == 2.0
+    app.tick(0)
+    assert app.shunt_ma == 0
+    pin_mock.set_adc_mv(36, 1680 + 150)                 # +10 A
+    app.tick(100)
+    assert app.shunt_ma == 10000
+    pin_mock.set_adc_mv(36, 3100)                       # far off: refused, nothing changed
+    assert diag.calibrate_current_zero(app) is None
+    assert app.settings.get("current_zero_offset_a") == 2.0
+    plain = bms.Bms(hw.Hardware(B.validate(copy.deepcopy(DEVKITC))), Settings())
+    assert diag.calibrate_current_zero(plain) is None
+    assert "no shunt" in capsys.readouterr().out
