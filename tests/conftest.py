@@ -11,6 +11,10 @@ if ROOT not in sys.path:
 import host_tools  # noqa: E402
 
 host_tools.use_firmware("esp32")
+# The portable helpers (MicroPython subset) serve the CPython tests too.
+for _d in (os.path.join(ROOT, "tests", "portable"), os.path.join(ROOT, "host_tools", "mpy")):
+    if _d not in sys.path:
+        sys.path.insert(0, _d)
 
 
 @pytest.fixture

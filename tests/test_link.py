@@ -10,8 +10,9 @@ import host_tools
 from host_tools import ring
 
 host_tools.use_firmware()
-import bank as fw_bank  # noqa: E402
+import bank as fw_bank  # noqa: E402,F401
 import link as L  # noqa: E402
+from pt_util import Uart  # noqa: E402
 
 DOC = os.path.join(host_tools.ROOT, "docs", "link-protocol.md")
 
@@ -22,28 +23,9 @@ def doc_vectors():
             re.findall(r"```hex (\S+)\n(.*?)```", text, re.S)}
 
 
-class FakeUart:
-    def __init__(self):
-        self.rx = bytearray()
-        self.sent = bytearray()
-
-    def write(self, b):
-        self.sent += b
-        return len(b)
-
-    def any(self):
-        return len(self.rx)
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.rx))
-        buf[:n] = self.rx[:n]
-        del self.rx[:n]
-        return n
-
-
 def master(seq=None):
     """A LinkMaster that has just sent its poll (with sequence ``seq`` if given)."""
-    lm = L.LinkMaster(FakeUart())
+    lm = L.LinkMaster(Uart())
     lm.service(0)
     if seq is not None:
         lm.seq = seq
