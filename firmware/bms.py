@@ -38,8 +38,10 @@ class Bms:
         self.balancer = Balancer(settings)
         self.ticks = 0
         self.shunt_ma = 0               # calibrated shunt current, mA (boards with a shunt)
+        self._settings_version = -1     # settings read per tick are cached when they change
         self._offset_ma = 0
-        self._offset_version = -1
+        self._intermittent = False
+        self._blink_ms = 0
         self.now_ms = 0
         self.pre_alarm_out = False
         self._pre_ms = 0
@@ -60,10 +62,9 @@ class Bms:
         hw = self.hw
         p = self.protection
         m = self.monitor
+        if self._settings_version != self.settings.version:
+            self._load_settings()
         if hw.has_shunt:
-            if self._offset_version != self.settings.version:
-                self._offset_ma = self.settings.milli("current_zero_offset_a")
-                self._offset_version = self.settings.version
             self.shunt_ma = hw.shunt_ma() - self._offset_ma
             if bank is not None:
                 bank.bank_current_ma = self.shunt_ma    # the shunt overrides the batteries' sum
@@ -92,18 +93,27 @@ class Bms:
         self.ticks += 1
         hw.feed()
 
+    def _load_settings(self):
+        # Converted once per change: settings.ms() multiplies floats, which would
+        # allocate on every tick on the ESP32.
+        s = self.settings
+        self._offset_ma = s.milli("current_zero_offset_a")
+        self._intermittent = s.get("pre_alarm_mode") == "intermittent"
+        self._blink_ms = s.ms("pre_alarm_blink_s")
+        self._settings_version = s.version
+
     def _shape_pre_alarm(self, dt):
         p = self.protection
         if not p.pre_alarm:
             self._pre_ms = 0
             self.pre_alarm_out = False
             return
-        if self.settings.get("pre_alarm_mode") == "continuous":
+        if not self._intermittent:
             self.pre_alarm_out = True
             return
         if self.pre_alarm_out or self._pre_ms:
             self._pre_ms += dt
-        half = self.settings.ms("pre_alarm_blink_s")
+        half = self._blink_ms
         self._pre_ms %= 2 * half
         self.pre_alarm_out = self._pre_ms < half
 

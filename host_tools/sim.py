@@ -384,17 +384,16 @@ class Simulation:
                 self.state[key] = st[key]
         if "temperature_c" in st:
             self.bank.set_temperature(st["temperature_c"])
-        if "settings" in st and self.mp is not None:
-            self.settings.update(st["settings"])    # validated here; the firmware applies it too
+        if "settings" in st:
+            # The firmware's own settings under CPython; under MicroPython a
+            # validating copy, and the change goes on to the firmware below.
+            self.settings.update(st["settings"])
         if self.mp is not None:
             for key in ("soft_switch", "settings"):
                 if key in st:
                     self._reply[key] = st[key]
-        else:
-            if "soft_switch" in st:
-                self.app.protection.set_soft_switch(st["soft_switch"])
-            if "settings" in st:
-                self.settings.update(st["settings"])
+        elif "soft_switch" in st:
+            self.app.protection.set_soft_switch(st["soft_switch"])
         if st.get("note"):
             self._say(t_ms, "step: " + st["note"])
 

@@ -12,7 +12,7 @@ from host_tools import ring
 host_tools.use_firmware()
 import bank as fw_bank  # noqa: E402,F401
 import link as L  # noqa: E402
-from pt_util import Uart  # noqa: E402
+from pt_util import polled_master as master  # noqa: E402
 
 DOC = os.path.join(host_tools.ROOT, "docs", "link-protocol.md")
 
@@ -21,15 +21,6 @@ def doc_vectors():
     text = open(DOC).read()
     return {name: bytes.fromhex(body.replace("\n", " ")) for name, body in
             re.findall(r"```hex (\S+)\n(.*?)```", text, re.S)}
-
-
-def master(seq=None):
-    """A LinkMaster that has just sent its poll (with sequence ``seq`` if given)."""
-    lm = L.LinkMaster(Uart())
-    lm.service(0)
-    if seq is not None:
-        lm.seq = seq
-    return lm
 
 
 def battery(addr, cells=(3300, 3301, 3302, 3303), temps=(200,), serial="HQ2240A%04d", spos=1, ma=-1000):
