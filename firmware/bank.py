@@ -35,8 +35,14 @@ class Bank:
     cells at ``cell_mv[i*MAX_CELLS + k]`` and temperatures at
     ``temp_dc[i*MAX_TEMPS + k]`` (0.1 degC).
 
-    Aggregates, valid when ``count > 0``: ``cell_min_mv``, ``cell_max_mv``,
-    ``temp_min_dc``, ``temp_max_dc``, ``bank_mv``, ``current_ma``, ``series``,
+    Aggregates, valid when ``count > 0``, all from the batteries that answered
+    (a missing battery never makes a healthy bank look low): ``cell_min_mv``,
+    ``cell_max_mv``, ``temp_min_dc``, ``temp_max_dc``, ``bank_mv`` (sum over the
+    series positions that answered of their mean battery voltage),
+    ``series_cells`` (cells in series over those positions), ``cell_avg_mv``
+    (``bank_mv / series_cells``), ``bank_current_ma`` (mean over the answering
+    positions of the position's current, scaled up where a parallel battery is
+    missing), ``fault_count`` (batteries flagging an internal fault), ``series``,
     ``parallel``, ``total_cells``, ``system_v`` (12, 24 or 48, 0 if none fits),
     ``topology`` (a ``TOPOLOGY_*`` verdict).
     """
@@ -45,6 +51,9 @@ class Bank:
         n = MAX_BATTERIES
         self.count = 0
         self.serial = bytearray(n * SERIAL_LEN)
+        # A 24-bit hash of each serial (link.decode_records): a battery that the
+        # previous reading lacked is found without comparing bytes.
+        self.serial_hash = array("i", bytes(4 * n))
         self.capacity_ah = array("H", bytes(2 * n))
         self.fw_version = array("H", bytes(2 * n))
         self.voltage_mv = array("H", bytes(2 * n))
@@ -57,6 +66,8 @@ class Bank:
         self.temp_dc = array("h", bytes(2 * n * MAX_TEMPS))
         self._per_pos = array("H", bytes(2 * (MAX_BATTERIES + 1)))
         self._pos_mv = array("i", bytes(4 * (MAX_BATTERIES + 1)))
+        self._pos_ma = array("i", bytes(4 * (MAX_BATTERIES + 1)))
+        self._pos_cells = bytearray(MAX_BATTERIES + 1)
         self.clear_aggregates()
 
     def clear_aggregates(self):
@@ -67,6 +78,9 @@ class Bank:
         self.temp_min_dc = 0
         self.temp_max_dc = 0
         self.bank_mv = 0
+        self.cell_avg_mv = 0
+        self.series_cells = 0
+        self.fault_count = 0
         self.bank_current_ma = 0
         self.series = 0
         self.parallel = 0
@@ -90,12 +104,16 @@ class Bank:
         tmin = 32767
         tmax = -32768
         total_cells = 0
-        amps = 0
+        faults = 0
         per_pos = self._per_pos
         pos_mv = self._pos_mv
+        pos_ma = self._pos_ma
+        pos_cells = self._pos_cells
         for p in range(MAX_BATTERIES + 1):
             per_pos[p] = 0
             pos_mv[p] = 0
+            pos_ma[p] = 0
+            pos_cells[p] = 0
         series = 0
         cells0 = self.n_cells[0]
         mixed = False
@@ -120,30 +138,47 @@ class Bank:
                     tmin = t
                 if t > tmax:
                     tmax = t
+            if self.flags[i] & FLAG_FAULT:
+                faults += 1
             p = self.series_pos[i]
             per_pos[p] += 1
             pos_mv[p] += self.voltage_mv[i]
+            pos_ma[p] += self.current_ma[i]
+            pos_cells[p] = nc
             if p > series:
                 series = p
-            amps += self.current_ma[i]
         self.cell_min_mv = cmin
         self.cell_max_mv = cmax
         self.temp_min_dc = tmin
         self.temp_max_dc = tmax
         self.total_cells = total_cells
+        self.fault_count = faults
         self.series = series
-        parallel = per_pos[1]
+        parallel = 0
+        for p in range(1, series + 1):
+            if per_pos[p] > parallel:
+                parallel = per_pos[p]
         uneven = False
         bank_mv = 0
+        series_cells = 0
+        positions = 0
+        amps = 0
         for p in range(1, series + 1):
-            if per_pos[p] != parallel:
+            k = per_pos[p]
+            if k != parallel:
                 uneven = True
-            if per_pos[p]:
-                bank_mv += pos_mv[p] // per_pos[p]
+            if k:
+                positions += 1
+                bank_mv += pos_mv[p] // k
+                series_cells += pos_cells[p]
+                # Every battery of a series string carries the string's current;
+                # a missing parallel battery's share is estimated from the others.
+                amps += pos_ma[p] // k * parallel
         self.parallel = parallel
         self.bank_mv = bank_mv
-        # Every battery of a series string carries the string's current.
-        self.bank_current_ma = amps // series
+        self.series_cells = series_cells
+        self.cell_avg_mv = bank_mv // series_cells
+        self.bank_current_ma = amps // positions
         if mixed:
             self.topology = TOPOLOGY_MIXED_CELLS
         elif uneven:
@@ -152,7 +187,7 @@ class Bank:
             self.topology = TOPOLOGY_OK
         nominal_mv = series * cells0 * NOMINAL_CELL_MV
         self.system_v = 0
-        if not mixed:
+        if not mixed and not uneven:
             if nominal_mv == 12800:
                 self.system_v = 12
             elif nominal_mv == 25600:

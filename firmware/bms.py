@@ -1,162 +1,204 @@
-"""The control tick: link bytes -> bank -> protection -> outputs.
+"""The control tick: the stages of one BMS cycle, in a fixed order.
 
-Data flows one way. ``Bms.tick(now_ms)`` is the whole of one control cycle; the
-loop in ``main`` calls it every ``TICK_MS``. Nothing here reads a clock.
+Data flows one way: link bytes -> bank -> link health and inputs -> battery
+monitor -> diagnosis (detectors, qualifier) -> decide (port permissions with
+reasons) -> status record -> output ports. Commands from the REPL (and later
+Bluetooth) wait in ``inbox`` and are applied at one point of the tick; no other
+context writes the core's state. Nothing here reads a clock: ``tick(now_ms)``.
 """
 from micropython import const
 
-import board as B
 import codes as C
+import decide as D
+import ports as P
 from balancer import Balancer
+from detect import Observation
+from diagnosis import Diagnosis
 from history import History
+from inbox import (ACCEPT_BANK, CLEAR_HISTORY, FACTORY_RESET, RESET_ALARMS, SET_SOC, SETTINGS,
+                   SOFT_SWITCH, SYNCHRONISE, Inbox)
+from inputs import Current, Remote
 from link import LinkMaster
+from link_health import LinkHealth
+from models import DEFAULT as DEFAULT_PROFILE
 from monitor import UNKNOWN, Monitor
-from protection import Protection
+from status import Status
 from ticks import ticks_diff
 
 TICK_MS = const(100)          # control period; the link polls every 1000 ms
-LED_BLINK_MS = const(500)     # status LED: blinking = warning (behaviour §8, smallBMS NG)
 
 
 class Bms:
-    """One BMS: ``hw`` (``hw.Hardware`` or a stand-in with the same methods) and
-    ``settings`` (``settings.Settings``).
+    """One BMS on ``hw`` (``hw.Hardware`` or a stand-in with its methods) with
+    ``settings`` (``settings.Settings``), an optional ``persister``
+    (``persist.Persister``) and a model profile (``models.PROFILES``).
 
-    After each ``tick``: ``protection`` holds the logical decisions,
-    ``pre_alarm_out`` the pre-alarm pin state after continuous/intermittent
-    shaping, ``link.bank`` the latest reading, ``ticks`` the tick count.
+    Read the state from ``status`` (``status.Status``); change it only through
+    ``inbox`` (``inbox.Inbox``).
     """
 
-    def __init__(self, hw, settings, persister=None):
+    def __init__(self, hw, settings, persister=None, profile=DEFAULT_PROFILE):
         self.hw = hw
         self.settings = settings
-        self.persister = persister      # persist.Persister, or None: nothing is stored
+        self.persister = persister
         self.history = persister.history if persister is not None else History()
         self.link = LinkMaster(hw.uart)
-        self.protection = Protection(settings)
+        self.link_health = LinkHealth(settings)
+        self.remote = Remote(settings)
+        self.current = Current(settings, hw.has_shunt)
         self.monitor = Monitor(settings)
         self.balancer = Balancer(settings)
-        self.ticks = 0
-        self.shunt_ma = 0               # calibrated shunt current, mA (boards with a shunt)
-        self._settings_version = -1     # settings read per tick are cached when they change
-        self._offset_ma = 0
-        self._intermittent = False
-        self._blink_ms = 0
-        self.now_ms = 0
-        self.pre_alarm_out = False
-        self._pre_ms = 0
-        self._led_ms = 0
+        self.diagnosis = Diagnosis(settings)
+        self.inbox = Inbox()
+        # The bound method made once: ``self._apply`` in the tick would allocate a
+        # bound-method object (16 bytes) on every tick under MicroPython.
+        self._apply_cmd = self._apply
+        self.status = Status()
+        self.status.active = self.diagnosis.active
+        self.status.link_errors = self.link.errors
+        self.ports = P.build(hw, settings, profile)
+        self._obs = Observation()
         self._last_ms = None
-        self.stopped = False            # set by main.run when the loop ended on an error
+        self._uptime_ms = 0
+        self._all_off = False
+        self._version = -1
         hw.all_safe()
+
+    @property
+    def ticks(self):
+        return self.status.ticks
 
     def tick(self, now_ms):
         dt = 0 if self._last_ms is None else ticks_diff(now_ms, self._last_ms)
         if dt < 0:
             dt = 0
         self._last_ms = now_ms
-        self.now_ms = now_ms
         fresh = self.link.service(now_ms)
-        link = self.link
-        bank = link.bank if link.has_reading else None
+        self.inbox.drain(self._apply_cmd)
+        s = self.settings
+        if self._version != s.version:
+            self._all_off = s.get("remote_function") == "all_off"
+            self._use_pre_alarm = s.get("pre_alarm_usage") == "use"
+            self._version = s.version
+        lh = self.link_health
+        lh.update(dt, self.link, fresh)
+        bank = self.link.bank if lh.ever_read and self.link.bank.count else None
         hw = self.hw
-        p = self.protection
-        m = self.monitor
-        if self._settings_version != self.settings.version:
-            self._load_settings()
-        if hw.has_shunt:
-            self.shunt_ma = hw.shunt_ma() - self._offset_ma
-            if bank is not None:
-                bank.bank_current_ma = self.shunt_ma    # the shunt overrides the batteries' sum
-        if bank is not None and bank.count and not p.active[C.W_B05]:
-            # Count with the latest reading's current while the link is healthy.
-            if fresh:
-                m.set_capacity_ah(_capacity_ah(bank))
-            syncs = m.synchronised
-            m.update(dt, bank.bank_current_ma, bank.bank_mv, bank.series * bank.n_cells[0])
-            if m.synchronised != syncs:
-                self._full_charge(bank)
-            self.history.update(dt, bank, m)
-        self.balancer.update(dt, bank, m.soc_pct10 != UNKNOWN)
+        self.remote.update(dt, hw.remote_l_mv(), hw.remote_h_mv(), bank.bank_mv if bank is not None else 0)
+        if self.remote.switched_on:
+            self.diagnosis.user_action()      # remote or soft switch off and on again
+        cur = self.current
+        cur.update(hw.shunt_ma() if cur.has_shunt else 0, bank, lh.age_ms)
+        self._monitor(dt, bank, fresh and lh.complete, lh.stale)
         if self.persister is not None:
-            p.active[C.E_B31] = 1 if self.persister.settings_status else 0
             self.persister.tick(dt)
-        p.update(now_ms, bank, fresh, hw.remote_l_mv(), hw.remote_h_mv(), m.soc_pct10)
-        hw.set_output(B.OUT_LOAD_DISCONNECT, p.atd)
-        hw.set_output(B.OUT_CHARGE_DISCONNECT, p.atc)
-        hw.set_output(B.OUT_ALTERNATOR_PORT, p.alternator_port)
-        hw.set_output(B.OUT_SYSTEM_CHARGE, p.system_charge)
-        hw.set_output(B.OUT_SYSTEM_DISCHARGE, p.system_discharge)
-        self._shape_pre_alarm(dt)
-        hw.set_output(B.OUT_PRE_ALARM, self.pre_alarm_out)
-        self._status_led(dt)
-        self.ticks += 1
+        obs = self._obs
+        obs.bank = bank
+        obs.fresh = fresh
+        obs.stale = lh.stale
+        obs.complete = lh.complete
+        obs.at_once = lh.at_once
+        obs.link_state = lh.state
+        obs.no_battery = lh.no_battery() or (lh.empty_ring and self.diagnosis.active[C.A_B05] == 1)
+        obs.soc_pct10 = self.monitor.soc_pct10
+        obs.current_ma = cur.ma
+        obs.current_known = cur.known
+        obs.implausible = self.link.implausible
+        obs.config_bad = self.persister is not None and self.persister.settings_status != 0
+        self.diagnosis.update(dt, obs)
+        st = self.status
+        D.decide(st, self.diagnosis.active, not lh.ever_read, self.remote.on, self._all_off)
+        self._fill_status(dt, bank, fresh)
+        for port in self.ports:
+            port.apply(st, dt)
+        st.ticks += 1
         hw.feed()
 
-    def _load_settings(self):
-        # Converted once per change: settings.ms() multiplies floats, which would
-        # allocate on every tick on the ESP32.
-        s = self.settings
-        self._offset_ma = s.milli("current_zero_offset_a")
-        self._intermittent = s.get("pre_alarm_mode") == "intermittent"
-        self._blink_ms = s.ms("pre_alarm_blink_s")
-        self._settings_version = s.version
+    def _monitor(self, dt, bank, fresh_complete, stale):
+        m = self.monitor
+        if fresh_complete:          # a partial reading would understate the capacity
+            m.set_capacity_ah(_capacity_ah(bank))
+        if self.current.known:
+            syncs = m.synchronised
+            m.update(dt, self.current.ma, bank.cell_avg_mv if bank is not None and not stale else 0)
+            if m.synchronised != syncs:
+                self._full_charge()
+        if bank is not None and not stale:
+            self.history.update(dt, bank, self.current.ma if self.current.known else 0, m)
+        self.balancer.update(dt, bank, m.soc_pct10 != UNKNOWN)
 
-    def _shape_pre_alarm(self, dt):
-        p = self.protection
-        if not p.pre_alarm:
-            self._pre_ms = 0
-            self.pre_alarm_out = False
-            return
-        if not self._intermittent:
-            self.pre_alarm_out = True
-            return
-        if self.pre_alarm_out or self._pre_ms:
-            self._pre_ms += dt
-        half = self._blink_ms
-        self._pre_ms %= 2 * half
-        self.pre_alarm_out = self._pre_ms < half
+    def _fill_status(self, dt, bank, fresh):
+        st = self.status
+        lh = self.link_health
+        link = self.link
+        # Seconds, with the ms carried: a ms count would leave the small ints in 12 days.
+        self._uptime_ms += dt
+        if self._uptime_ms >= 1000:
+            st.uptime_s += self._uptime_ms // 1000
+            self._uptime_ms %= 1000
+        st.startup = not lh.ever_read
+        st.pre_alarm = self.diagnosis.pre_alarm and self._use_pre_alarm
+        r = self.remote
+        st.remote_on = r.on
+        st.remote_terminal_on = r.terminal_on
+        st.remote_state = r.state
+        st.soft_on = r.soft_on
+        st.bank = bank
+        st.batteries = link.bank.count if link.has_reading else 0
+        st.expected_batteries = lh.expected
+        st.reading_age_ms = lh.age_ms
+        st.complete = lh.complete
+        if lh.at_once:
+            st.readings_at_once += 1
+        c = self.current
+        st.current_known = c.known
+        st.current_source = c.source
+        st.current_ma = c.ma if c.known else (bank.bank_current_ma if bank is not None else 0)
+        m = self.monitor
+        st.soc_pct10 = m.soc_pct10
+        st.consumed_mah = m.consumed_mah
+        st.ttg_min = m.ttg_min
+        st.synchronisations = m.synchronised
+        st.balancer = self.balancer.status
+        st.link_frames_ok = link.frames_ok
+        st.link_rejected = link.error_total()
+        st.link_answered_pct = lh.answered_pct()
+        st.link_seq = link.seq
 
-    def _status_led(self, dt):
-        worst = 0
-        a = self.protection.active
-        for cid in range(C.N_CODES):
-            if a[cid]:
-                sev = C.severity(cid)
-                if sev > worst:
-                    worst = sev
-        if worst >= C.SEVERITY_ALARM:
-            on = True
-        elif worst == C.SEVERITY_WARNING:
-            self._led_ms = (self._led_ms + dt) % (2 * LED_BLINK_MS)
-            on = self._led_ms < LED_BLINK_MS
+    def _apply(self, cmd):
+        kind = cmd[0]
+        if kind == SETTINGS:
+            self.settings.update(cmd[1])
+        elif kind == SOFT_SWITCH:
+            self.remote.soft_on = bool(cmd[1])
+        elif kind == SET_SOC:
+            self.monitor.set_soc(cmd[1])
+        elif kind == SYNCHRONISE:
+            self.monitor.synchronise()
+            self._full_charge()
+        elif kind == FACTORY_RESET:
+            self.settings.reset_defaults()
+            if self.persister is not None:
+                self.persister.save_settings_now()
+        elif kind == ACCEPT_BANK:
+            self.link_health.accept_bank()
+        elif kind == RESET_ALARMS:
+            self.diagnosis.user_action()
+        elif kind == CLEAR_HISTORY:
+            self.history.clear()
         else:
-            self._led_ms = 0
-            on = False
-        self.hw.set_output(B.OUT_STATUS_LED, on)
+            raise ValueError("unknown command %r" % (kind,))
 
-    def _full_charge(self, bank):
-        self.balancer.full_charge(bank)
+    def _full_charge(self):
+        if self.link.has_reading and self.link.bank.count:
+            self.balancer.full_charge(self.link.bank)
         self.history.full_charge()
         if self.persister is not None:
             self.persister.full_charge()
 
-    def synchronise(self):
-        """Manual "synchronise to 100 %" (behaviour §5)."""
-        self.monitor.synchronise()
-        if self.link.has_reading:
-            self._full_charge(self.link.bank)
-
-    def factory_reset(self):
-        """Every setting to its default, saved at once (clears E-B31; behaviour §9)."""
-        self.settings.reset_defaults()
-        if self.persister is not None:
-            self.persister.save_settings_now()
-
     def safe(self):
         """Every output to its safe state (used when the loop stops or crashes)."""
         self.hw.all_safe()
-
 
 
 def _capacity_ah(bank):

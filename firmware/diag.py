@@ -1,13 +1,17 @@
 """REPL diagnostics: ``import diag; diag.status()`` at the board's prompt.
 
-Prints the bank, each output with the reason it is on or off, the active codes
-and the link counters. ``main`` attaches the running controller; tests and the
-simulator pass one explicitly. Allocates freely: never called from the loop.
+Prints the bank, each port with the reasons it is withdrawn, the active codes
+and the link counters, all read from the status record (``status.Status``).
+Changes go through the command inbox (``inbox``): the control tick applies them,
+so nothing here writes the core's state from the REPL's thread. ``main``
+attaches the running controller; tests and the simulator pass one explicitly.
+Allocates freely: never called from the loop.
 """
 from bank import MAX_CELLS, MAX_TEMPS, TOPOLOGY_NAMES
 import codes as C
+import inbox as I
 import link as L
-from protection import REMOTE_NAMES
+from inputs import REMOTE_NAMES, SOURCE_NAMES
 
 _app = None
 
@@ -42,67 +46,63 @@ def _a(ma):
 
 
 def bank_lines(app=None):
-    app = _get(app)
-    link = app.link
-    b = link.bank
-    if not link.has_reading:
+    st = _get(app).status
+    b = st.bank
+    if st.batteries == 0 and st.startup:
         return ["bank: no reading yet"]
-    if b.count == 0:
+    if b is None:
         return ["bank: the ring answered with no battery"]
-    out = ["bank: %d V system, %d batteries (%d series x %d parallel), %d cells, topology %s" % (
-        b.system_v, b.count, b.series, b.parallel, b.total_cells, topology_name(b))]
-    out.append("  voltage %s V  current %s A  cells %s..%s V  temperature %s..%s C" % (
-        _v(b.bank_mv), _a(b.bank_current_ma), _v(b.cell_min_mv), _v(b.cell_max_mv),
-        _c(b.temp_min_dc), _c(b.temp_max_dc)))
+    out = ["bank: %d V system, %d of %d batteries answered (%d series x %d parallel), %d cells, topology %s" % (
+        b.system_v, b.count, st.expected_batteries, b.series, b.parallel, b.total_cells, topology_name(b))]
+    out.append("  voltage %s V  current %s A (%s)  cells %s..%s V  temperature %s..%s C  reading %d.%d s old" % (
+        _v(b.bank_mv), _a(st.current_ma), SOURCE_NAMES[st.current_source], _v(b.cell_min_mv), _v(b.cell_max_mv),
+        _c(b.temp_min_dc), _c(b.temp_max_dc), st.reading_age_ms // 1000, st.reading_age_ms % 1000 // 100))
     for i in range(b.count):
         cells = " ".join(_v(b.cell_mv[i * MAX_CELLS + k]) for k in range(b.n_cells[i]))
         temps = " ".join(_c(b.temp_dc[i * MAX_TEMPS + k]) for k in range(b.n_temps[i]))
-        out.append("  #%d %s %dAh fw %d.%02d pos %d: %s V %s A  cells [%s]  T [%s]" % (
+        out.append("  #%d %s %dAh fw %d.%02d pos %d: %s V %s A  cells [%s]  T [%s]%s" % (
             i + 1, b.serial_str(i), b.capacity_ah[i], b.fw_version[i] >> 8, b.fw_version[i] & 0xFF,
-            b.series_pos[i], _v(b.voltage_mv[i]), _a(b.current_ma[i]), cells, temps))
+            b.series_pos[i], _v(b.voltage_mv[i]), _a(b.current_ma[i]), cells, temps,
+            "  FAULT" if b.flags[i] & 2 else ""))
     return out
 
 
 def monitor_lines(app=None):
-    app = _get(app)
-    m = app.monitor
+    st = _get(app).status
     import balancer
-    bal = balancer.NAMES[app.balancer.status]
-    if m.soc_pct10 < 0:
+    bal = balancer.NAMES[st.balancer]
+    if st.soc_pct10 < 0:
         return ["battery monitor: SoC unknown (not synchronised yet: charge to full, or set it)  balancer %s" % bal]
-    ttg = "-" if m.ttg_min < 0 else "%d min" % m.ttg_min
+    ttg = "-" if st.ttg_min < 0 else "%d min" % st.ttg_min
     return ["battery monitor: SoC %d.%d %%  consumed %s Ah  time-to-go %s  balancer %s" % (
-        m.soc_pct10 // 10, m.soc_pct10 % 10, _a(m.consumed_mah), ttg, bal)]
+        st.soc_pct10 // 10, st.soc_pct10 % 10, _a(st.consumed_mah), ttg, bal)]
 
 
 def topology_name(b):
     return TOPOLOGY_NAMES[b.topology]
 
 
+PORT_LABELS = ("charge disconnect (ATC)", "load disconnect (ATD)", "alternator port",
+               "System+ charge", "System+ discharge")
+
+
 def output_lines(app=None):
-    app = _get(app)
-    p = app.protection
-    atc_why = p.reasons(C.WITHDRAW_ATC)
-    atd_why = p.reasons(C.WITHDRAW_ATD)
-    rows = (
-        ("load disconnect (ATD)", p.atd, ", ".join(atd_why)),
-        ("charge disconnect (ATC)", p.atc, ", ".join(atc_why)),
-        ("pre-alarm", app.pre_alarm_out, ", ".join(c for c in p.active_codes() if C.drives_pre_alarm(C.code_id(c)))),
-        ("alternator port", p.alternator_port, "" if p.remote_on else "remote off"),
-        ("System+ charge", p.system_charge, "" if p.remote_on else "remote off"),
-        ("System+ discharge", p.system_discharge, "" if p.remote_on else "remote off"),
-    )
+    st = _get(app).status
     out = []
-    for name, on, why in rows:
-        out.append("  %-24s %-4s %s" % (name, "ON" if on else "off", ("(" + why + ")") if why else ""))
+    for port in (C.PORT_ATD, C.PORT_ATC, C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS):
+        why = ", ".join(st.reason_list(port))
+        out.append("  %-24s %-4s %s" % (PORT_LABELS[port], "ON" if st.allowed[port] else "off",
+                                        ("(" + why + ")") if why else ""))
+    pre = ", ".join(t for t in st.active_codes() if C.drives_pre_alarm(C.code_id(t)))
+    out.insert(2, "  %-24s %-4s %s" % ("pre-alarm", "ON" if st.pre_alarm_out else "off",
+                                       ("(" + pre + ")") if pre else ""))
     out.append("  remote: terminal %s (%s), soft switch %s" % (
-        "on" if p.remote_terminal_on else "off", REMOTE_NAMES[p.remote_state], "on" if p.soft_on else "off"))
+        "on" if st.remote_terminal_on else "off", REMOTE_NAMES[st.remote_state], "on" if st.soft_on else "off"))
     return out
 
 
 def code_lines(app=None):
-    app = _get(app)
-    act = app.protection.active_codes()
+    act = _get(app).status.active_codes()
     if not act:
         return ["codes: none"]
     out = ["codes:"]
@@ -113,17 +113,22 @@ def code_lines(app=None):
 
 
 def link_lines(app=None):
-    link = _get(app).link
-    errs = ", ".join("%s %d" % (L.ERROR_NAMES[i], link.errors[i])
-                     for i in range(len(L.ERROR_NAMES)) if link.errors[i])
-    return ["link: %d frames ok, rejected: %s" % (link.frames_ok, errs or "none")]
+    st = _get(app).status
+    errs = ", ".join("%s %d" % (L.ERROR_NAMES[i], st.link_errors[i])
+                     for i in range(len(L.ERROR_NAMES)) if st.link_errors[i])
+    return ["link: %d frames ok, %d %% of recent polls answered, rejected: %s" % (
+        st.link_frames_ok, st.link_answered_pct, errs or "none")]
 
 
 def loop_lines(app=None):
     app = _get(app)
-    if app.stopped:
+    st = app.status
+    if st.stopped:
         return ["control loop STOPPED on an error: every output is off (diag.crash_log() shows why)"]
-    return ["control loop running: %d ticks" % app.ticks]
+    line = "control loop running: %d ticks" % st.ticks
+    if app.inbox.last_error:
+        line += "; last command failed: %s" % app.inbox.last_error
+    return [line]
 
 
 def status(app=None):
@@ -140,14 +145,20 @@ def crash_log(path=None):
     print(text if text else "no crash logged")
 
 
+def _post(app, cmd):
+    _get(app).inbox.post(cmd)
+
+
 def set_soc(pct, app=None):
-    """Manual "set SoC" in % (behaviour §5); ValueError outside 0..100."""
-    _get(app).monitor.set_soc(pct)
+    """Manual "set SoC" in % (behaviour §5), applied at the next tick; ValueError outside 0..100."""
+    if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct <= 100:
+        raise ValueError("SoC must be a number from 0 to 100, not %r" % (pct,))
+    _post(app, (I.SET_SOC, pct))
 
 
 def synchronise(app=None):
-    """Manual "synchronise to 100 %" (behaviour §5)."""
-    _get(app).synchronise()
+    """Manual "synchronise to 100 %" (behaviour §5), applied at the next tick."""
+    _post(app, (I.SYNCHRONISE,))
 
 
 def get(name=None, app=None):
@@ -157,26 +168,29 @@ def get(name=None, app=None):
     for n in ([name] if name else st.names()):
         row = S.schema_row(n)
         rng = "/".join(row[3]) if row[1] == S.CHOICE else "%s..%s %s" % (row[3], row[4], row[1])
-        print("%-22s %-12s (%s)" % (n, st.get(n), rng))
+        print("%-24s %-12s (%s)" % (n, st.get(n), rng))
 
 
 def set(name, value, app=None):
     """Change a setting; a bad name or value prints why and changes nothing.
 
-    Saved to flash within 10 s (docs/persistence.md)."""
+    Checked here, applied by the control tick, saved to flash within 10 s
+    (docs/persistence.md). Returns True when accepted."""
     import settings as S
+    app = _get(app)
     try:
-        v = _get(app).settings.set(name, value)
+        v = app.settings.check(name, value)
     except S.SettingsError as e:
         print("not changed: %s" % e)
         return False
+    app.inbox.post((I.SETTINGS, {name: v}))
     print("%s = %r" % (name, v))
     return True
 
 
 def factory_reset(app=None):
     """Every setting back to its default, saved at once; clears E-B31."""
-    _get(app).factory_reset()
+    _post(app, (I.FACTORY_RESET,))
     print("settings reset to defaults")
 
 
@@ -188,15 +202,12 @@ def calibrate_current_zero(app=None):
     if not app.hw.has_shunt:
         print("this board has no shunt: the current comes from the batteries")
         return None
-    import settings as S
     raw_ma = app.hw.shunt_ma()
-    try:
-        app.settings.set("current_zero_offset_a", raw_ma / 1000)
-    except S.SettingsError as e:
-        print("not calibrated (is current flowing?): %s" % e)
-        return None
-    print("current zero offset set to %s A" % _a(raw_ma))
-    return raw_ma
+    if set("current_zero_offset_a", raw_ma / 1000, app):
+        print("current zero offset set to %s A" % _a(raw_ma))
+        return raw_ma
+    print("not calibrated: is current flowing?")
+    return None
 
 
 def history(app=None):
@@ -207,11 +218,23 @@ def history(app=None):
         print("%-22s %s" % (name, d[name]))
 
 
+def clear_history(app=None):
+    """Clear the history (extremes and totals), at the next tick."""
+    _post(app, (I.CLEAR_HISTORY,))
+
+
 def soft_switch(on, app=None):
-    """Switch the BMS on or off like the remote terminal (behaviour §2)."""
-    _get(app).protection.set_soft_switch(on)
+    """Switch the BMS on or off like the remote terminal (behaviour §2). Off and
+    on again is a user action: it releases latched under-voltage withdrawals."""
+    _post(app, (I.SOFT_SWITCH, bool(on)))
+
+
+def reset_alarms(app=None):
+    """A deliberate user action: release the under-voltage withdrawals that wait
+    for a recharge (the cells are judged afresh, delays and lead included)."""
+    _post(app, (I.RESET_ALARMS,))
 
 
 def accept_bank(app=None):
     """Accept the present battery count after removing a battery on purpose."""
-    _get(app).protection.accept_bank()
+    _post(app, (I.ACCEPT_BANK,))

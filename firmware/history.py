@@ -67,8 +67,9 @@ class History:
             setattr(self, hi_name, v)
             self.changed = True
 
-    def update(self, dt_ms, bank, monitor):
-        """One tick with a fresh-enough ``bank`` (aggregates) and the ``monitor``."""
+    def update(self, dt_ms, bank, ma, monitor):
+        """One tick with a fresh-enough ``bank`` (aggregates), the bank current
+        ``ma`` (mA, + = charging) and the ``monitor``."""
         if self.since_full_s >= 0:
             self._ms += dt_ms
             if self._ms >= 1000:
@@ -79,7 +80,6 @@ class History:
         self._extreme("min_cell_mv", "max_cell_mv", bank.cell_max_mv)
         self._extreme("min_temp_dc", "max_temp_dc", bank.temp_min_dc)
         self._extreme("min_temp_dc", "max_temp_dc", bank.temp_max_dc)
-        ma = bank.bank_current_ma
         # mW in 10 mW steps keeps every product a small int up to 60 V x 2 000 A.
         mws = (bank.bank_mv // 10) * (ma // 10 if ma >= 0 else -((-ma) // 10)) // 10 * dt_ms // 1000
         if ma < 0:

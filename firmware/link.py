@@ -1,165 +1,25 @@
-"""The M8 ring link: frame format, CRC-16 and the BMS side of the poll cycle.
+"""The BMS end of the M8 ring: the poll cycle (frame format: ``frame``).
 
 The BMS sends a POLL frame with no records; each battery on the ring appends its
 record, increments the hop counter and forwards the frame, so the frame that
 returns holds every battery's record and the hop counter is the battery count.
-Byte tables, worked hex examples and the reasons are in docs/link-protocol.md.
-
-A returning frame is used only if everything checks: sync, version, type, length,
-CRC-16/CCITT-FALSE, the sequence number of the outstanding poll, each record's
-length and address. Otherwise it is counted in ``LinkMaster.errors`` and dropped
-whole: the decoded bank is swapped in only after the full frame validated.
+A returning frame that fails any check of ``frame`` (or is not the answer to the
+outstanding poll) is counted in ``LinkMaster.errors`` and dropped whole: the
+decoded bank is swapped in only after the full frame validated. The format's
+names are re-exported here for the link's users.
 """
 from array import array
-from micropython import const
+import binascii
 
 import bank as bank_mod
+from frame import (  # noqa: F401  (the format's names, re-exported)
+    SYNC0, SYNC1, VERSION, TYPE_POLL, HEADER_LEN, CRC_LEN, POLL_LEN, RECORD_FIXED_LEN,
+    MAX_RECORD_LEN, MAX_PAYLOAD, MAX_FRAME, MAX_SERIES_POS, CRC_RESIDUE, CELL_MV_MAX, TEMP_DC_MIN,
+    TEMP_DC_MAX, CURRENT_MA_MAX, CAPACITY_AH_MIN, CAPACITY_AH_MAX, FLAGS_DEFINED, SERIAL_HASH_MASK,
+    POLL_INTERVAL_MS, ERR_CRC, ERR_VERSION, ERR_LENGTH, ERR_STALE, ERR_RECORD, ERR_TRUNCATED,
+    ERR_NO_RESPONSE, ERR_SKIPPED_BYTES, ERR_TYPE, ERR_RANGE, ERROR_NAMES, DECODE_OK,
+    crc32, build_poll, decode_records)
 from ticks import ticks_diff
-
-SYNC0 = const(0xAA)
-SYNC1 = const(0x55)
-VERSION = const(1)
-TYPE_POLL = const(0x01)
-HEADER_LEN = const(8)
-CRC_LEN = const(2)
-POLL_LEN = const(10)            # header + CRC, no records
-RECORD_FIXED_LEN = const(29)    # record bytes before the cell voltages
-MAX_RECORD_LEN = const(29 + 2 * 16 + 2 * 4)
-MAX_PAYLOAD = const(50 * (29 + 2 * 16 + 2 * 4))
-MAX_FRAME = const(8 + 50 * (29 + 2 * 16 + 2 * 4) + 2)
-MAX_SERIES_POS = const(16)
-
-POLL_INTERVAL_MS = const(1000)   # one bank reading a second (docs/link-protocol.md)
-
-# Error counters, indexes into LinkMaster.errors.
-ERR_CRC = const(0)
-ERR_VERSION = const(1)
-ERR_LENGTH = const(2)
-ERR_STALE = const(3)
-ERR_RECORD = const(4)
-ERR_TRUNCATED = const(5)
-ERR_NO_RESPONSE = const(6)
-ERR_SKIPPED_BYTES = const(7)
-ERR_TYPE = const(8)
-ERROR_NAMES = ("crc", "version", "length", "stale", "record", "truncated",
-               "no_response", "skipped_bytes", "type")
-
-
-def _make_table():
-    table = array("H", bytes(512))
-    for i in range(256):
-        crc = i << 8
-        for _ in range(8):
-            if crc & 0x8000:
-                crc = ((crc << 1) ^ 0x1021) & 0xFFFF
-            else:
-                crc = (crc << 1) & 0xFFFF
-        table[i] = crc
-    return table
-
-
-_CRC_TABLE = _make_table()
-
-
-def crc16(buf, start, end):
-    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, xorout 0).
-
-    ``buf[start:end]`` is read in place. Check value: ``crc16(b"123456789", 0, 9)``
-    is ``0x29B1``. Returns an int in 0..0xFFFF.
-    """
-    crc = 0xFFFF
-    table = _CRC_TABLE
-    for i in range(start, end):
-        crc = ((crc << 8) & 0xFF00) ^ table[((crc >> 8) ^ buf[i]) & 0xFF]
-    return crc
-
-
-def build_poll(buf, seq):
-    """Write a POLL frame with sequence ``seq`` (0..255) into ``buf[0:POLL_LEN]``."""
-    buf[0] = SYNC0
-    buf[1] = SYNC1
-    buf[2] = VERSION
-    buf[3] = TYPE_POLL
-    buf[4] = seq & 0xFF
-    buf[5] = 0
-    buf[6] = 0
-    buf[7] = 0
-    crc = crc16(buf, 2, HEADER_LEN)
-    buf[8] = crc & 0xFF
-    buf[9] = crc >> 8
-    return POLL_LEN
-
-
-def _u16(b, i):
-    return b[i] | (b[i + 1] << 8)
-
-
-def _i16(b, i):
-    v = b[i] | (b[i + 1] << 8)
-    return v - 0x10000 if v & 0x8000 else v
-
-
-def _i32(b, i):
-    # The top byte is sign-extended first so no intermediate leaves the 31-bit
-    # small-int range of a 32-bit MicroPython port (that would allocate a bignum).
-    hi = b[i + 3]
-    if hi & 0x80:
-        hi -= 256
-    return (hi << 24) + (b[i + 2] << 16) + (b[i + 1] << 8) + b[i]
-
-
-def decode_records(buf, start, plen, hop, out):
-    """Decode ``hop`` records from ``buf[start:start+plen]`` into Bank ``out``.
-
-    Returns True when every record is well formed (length, address, counts); on
-    False ``out`` holds garbage and must not be used. ``out.count`` and the
-    aggregates are set only on success.
-    """
-    i = start
-    end = start + plen
-    for n in range(hop):
-        if i >= end:
-            return False
-        rlen = buf[i]
-        if rlen < RECORD_FIXED_LEN or i + rlen > end:
-            return False
-        if buf[i + 1] != n + 1:      # address = ring position, 1-based
-            return False
-        ncells = buf[i + 27]
-        ntemps = buf[i + 28]
-        if ncells < 1 or ncells > bank_mod.MAX_CELLS or ntemps < 1 or ntemps > bank_mod.MAX_TEMPS:
-            return False
-        if rlen != RECORD_FIXED_LEN + 2 * ncells + 2 * ntemps:
-            return False
-        spos = buf[i + 26]
-        if spos < 1 or spos > MAX_SERIES_POS:
-            return False
-        s = n * bank_mod.SERIAL_LEN
-        for k in range(bank_mod.SERIAL_LEN):
-            out.serial[s + k] = buf[i + 2 + k]
-        out.capacity_ah[n] = _u16(buf, i + 14)
-        out.fw_version[n] = _u16(buf, i + 16)
-        out.voltage_mv[n] = _u16(buf, i + 18)
-        out.current_ma[n] = _i32(buf, i + 20)
-        out.flags[n] = _u16(buf, i + 24)
-        out.series_pos[n] = spos
-        out.n_cells[n] = ncells
-        out.n_temps[n] = ntemps
-        j = i + RECORD_FIXED_LEN
-        base = n * bank_mod.MAX_CELLS
-        for k in range(ncells):
-            out.cell_mv[base + k] = _u16(buf, j)
-            j += 2
-        base = n * bank_mod.MAX_TEMPS
-        for k in range(ntemps):
-            out.temp_dc[base + k] = _i16(buf, j)
-            j += 2
-        i += rlen
-    if i != end:
-        return False
-    out.count = hop
-    out.compute_aggregates()
-    return True
 
 
 class LinkMaster:
@@ -170,6 +30,8 @@ class LinkMaster:
     ``machine.UART``). Call ``service(now_ms)`` every control tick; it returns True
     when a new reading was accepted this call. ``bank`` is the latest accepted
     reading (``bank.count`` may be 0: the ring answered with no battery).
+    ``implausible`` is True while the latest answer to a poll passed its CRC but
+    held a value outside its physical range (``frame``), until a frame is accepted.
     ``has_reading`` is False until the first accepted frame. ``errors`` counts every
     rejected frame or byte by cause (``ERROR_NAMES``); ``frames_ok`` the accepted.
     """
@@ -180,6 +42,11 @@ class LinkMaster:
         self._staging = bank_mod.Bank()
         self.rx = bytearray(MAX_FRAME + 256)
         self._rxmv = memoryview(self.rx)
+        # The CRC check's view of rx, kept while frames arrive at the same place
+        # with the same length (see _crc_ok).
+        self._crc_view = self._rxmv[0:0]
+        self._crc_start = 0
+        self._crc_stop = 0
         self._chunk = bytearray(128)    # readinto target: a slice at an offset would allocate
         self.rx_len = 0
         self.tx = bytearray(POLL_LEN)
@@ -189,6 +56,7 @@ class LinkMaster:
         self._polled = False
         self.frames_ok = 0
         self.has_reading = False
+        self.implausible = False        # the latest answer held an impossible value
         self.errors = array("I", bytes(4 * len(ERROR_NAMES)))
 
     def service(self, now_ms):
@@ -254,8 +122,7 @@ class LinkMaster:
             flen = HEADER_LEN + plen + CRC_LEN
             if end - pos < flen:
                 break
-            crc_at = pos + HEADER_LEN + plen
-            if crc16(rx, pos + 2, crc_at) != rx[crc_at] | (rx[crc_at + 1] << 8):
+            if not self._crc_ok(pos + 2, pos + flen):
                 self.errors[ERR_CRC] += 1
                 pos += 1
                 continue
@@ -269,6 +136,23 @@ class LinkMaster:
             self.rx_len = remain
         return fresh
 
+    def _crc_ok(self, start, stop):
+        """True when ``rx[start:stop]`` (version .. the 4 CRC bytes) has a good CRC-32.
+
+        crc32 over the covered bytes followed by their little-endian CRC-32 is the
+        small int ``CRC_RESIDUE`` exactly when the stored CRC is right, so a good
+        frame makes no big int (module docstring). ``binascii.crc32`` reads the
+        memoryview in place, but slicing a memoryview allocates a small view
+        object on MicroPython: one is made only when the frame's place or length
+        differs from the last frame's (a change in battery count or a resync),
+        not once per frame.
+        """
+        if start != self._crc_start or stop != self._crc_stop:
+            self._crc_view = self._rxmv[start:stop]
+            self._crc_start = start
+            self._crc_stop = stop
+        return binascii.crc32(self._crc_view) == CRC_RESIDUE
+
     def _accept(self, pos, plen, hop):
         rx = self.rx
         if rx[pos + 3] != TYPE_POLL:
@@ -277,10 +161,16 @@ class LinkMaster:
         if not self.awaiting or rx[pos + 4] != self.seq:
             self.errors[ERR_STALE] += 1
             return False
-        if not decode_records(rx, pos + HEADER_LEN, plen, hop, self._staging):
-            self.errors[ERR_RECORD] += 1
+        err = decode_records(rx, pos + HEADER_LEN, plen, hop, self._staging)
+        if err != DECODE_OK:
+            self.errors[err] += 1
+            # The CRC held: a battery really sent an impossible value. Its cells
+            # cannot be trusted (E-B11), unlike a frame corrupted on the way.
+            if err == ERR_RANGE:
+                self.implausible = True
             return False
         self.bank, self._staging = self._staging, self.bank
+        self.implausible = False
         self.awaiting = False
         self.has_reading = True
         self.frames_ok += 1

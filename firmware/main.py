@@ -12,14 +12,17 @@ import settings
 from ticks import ticks_add, ticks_diff
 
 
-def build(board_path="board.json", settings_obj=None, fs=None):
-    """Return a ready ``bms.Bms`` for the board file at ``board_path``.
+def build(board_path="board.json", settings_obj=None, fs=None, profile=None):
+    """Return a ready ``bms.Bms`` for the board file at ``board_path`` (a path,
+    or a board dict already read, as the simulator passes it).
 
-    With ``fs`` (``store.OsFs()`` on the board) settings and history are loaded
-    from it and saved back when they change; corrupt or missing settings give the
-    defaults and E-B31 (docs/persistence.md).
+    With ``fs`` (``store.OsFs()`` on the board, ``store.MemFs()`` in simulation)
+    settings and history are loaded from it and saved back when they change;
+    corrupt or missing settings give the defaults and E-B31 (docs/persistence.md).
+    ``profile``: a model profile name (``models.PROFILES``), default the Smart BMS 12/200.
+    Raises ``board.BoardError`` / ``OSError`` for a bad or missing board file.
     """
-    b = board.load(board_path)
+    b = board.validate(board_path) if isinstance(board_path, dict) else board.load(board_path)
     s = settings_obj or settings.Settings()
     persister = None
     if fs is not None:
@@ -29,7 +32,9 @@ def build(board_path="board.json", settings_obj=None, fs=None):
         status = persist.load_settings(fs, s)
         persist.load_history(fs, h)
         persister = persist.Persister(fs, s, h, status)
-    return bms.Bms(hw.Hardware(b), s, persister)
+    if profile is None:
+        return bms.Bms(hw.Hardware(b), s, persister)
+    return bms.Bms(hw.Hardware(b), s, persister, profile)
 
 
 def run(app, clock, keep_going=None, crash_log=None):
@@ -52,7 +57,7 @@ def run(app, clock, keep_going=None, crash_log=None):
                 due = clock.ticks_ms()   # overran: start the next period now
     except BaseException as e:
         app.safe()
-        app.stopped = True
+        app.status.stopped = True
         if crash_log:
             import crashlog
             crashlog.record(e, crash_log, app.ticks * bms.TICK_MS)

@@ -5,10 +5,12 @@ whole mAh plus a remainder in mA·ms, so a 15 000 Ah bank counts exactly and no
 value leaves MicroPython's small-int range. SoC is unknown (``soc_pct10`` = -1)
 until the first synchronisation or ``set_soc``; every consumer shows "unknown".
 
-``update(dt_ms, current_ma, bank_mv, cells_in_series)`` once per tick.
-SoC synchronises to 100 % when the bank voltage is at least ``charged_cell_v`` ×
-cells in series and the current is below ``tail_current_pct`` of capacity, both
-for ``charged_detection_s`` (behaviour §5; defaults 4 %, 3 minutes).
+``update(dt_ms, current_ma, cell_avg_mv)`` once per tick in which the current is
+known (a shunt: every tick; the batteries' own current: across link gaps up to
+``current_hold_s``, docs/monitor.md). SoC synchronises to 100 % when the mean
+cell voltage of the batteries that answered is at least ``charged_cell_v`` and
+the current is below ``tail_current_pct`` of capacity, both for
+``charged_detection_s`` (behaviour §5; defaults 4 %, 3 minutes).
 """
 from micropython import const
 
@@ -89,8 +91,11 @@ class Monitor:
         self.soc_pct10 = charge // self._cap_ah
         self.consumed_mah = charge - cap
 
-    def update(self, dt_ms, current_ma, bank_mv, cells_in_series):
-        """One tick: count charge, filter current, check for a full charge, TTG."""
+    def update(self, dt_ms, current_ma, cell_avg_mv):
+        """One tick: count charge, filter current, check for a full charge, TTG.
+
+        ``cell_avg_mv``: mean cell voltage of a recent reading, 0 when none is
+        recent (no full-charge detection then)."""
         if self._version != self.settings.version:
             self._load()
         if dt_ms <= 0 or self.capacity_mah <= 0:
@@ -103,7 +108,7 @@ class Monitor:
         self._avg_rem -= step * tau
         # Full-charge detection (behaviour §5).
         tail_ma = self._cap_ah * self._tail_pct10
-        if bank_mv >= self._charged_cell_mv * cells_in_series and current_ma < tail_ma:
+        if cell_avg_mv >= self._charged_cell_mv and current_ma < tail_ma:
             self._charged_ms += dt_ms
             if self._charged_ms >= self._detect_ms:
                 self._charged_ms = 0

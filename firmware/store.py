@@ -7,8 +7,8 @@ is the JSON text, a newline and ``#crc32=XXXXXXXX``: a torn or bit-rotted file i
 detected and never half-used. ``load`` returns ``(data, status)`` with status
 ``OK``, ``MISSING`` or ``CORRUPT``; what to do then is the caller's.
 
-``fs`` is injected: ``OsFs`` on the board and the host, a crashing stand-in in
-the power-cut tests.
+``fs`` is injected: ``OsFs`` on the board and the host, ``MemFs`` in the
+simulator, a crashing stand-in in the power-cut tests.
 """
 import binascii
 import json
@@ -49,6 +49,28 @@ class OsFs:
             os.remove(self.path(name))
         except OSError:
             pass
+
+
+class MemFs:
+    """A filesystem in memory with ``OsFs``'s methods: the simulator runs the
+    firmware's persistence on it. ``files`` maps name -> bytes; ``writes`` counts."""
+
+    def __init__(self):
+        self.files = {}
+        self.writes = 0
+
+    def read(self, name):
+        return self.files.get(name)
+
+    def write(self, name, data):
+        self.files[name] = bytes(data)
+        self.writes += 1
+
+    def rename(self, src, dst):
+        self.files[dst] = self.files.pop(src)
+
+    def remove(self, name):
+        self.files.pop(name, None)
 
 
 def encode(doc):

@@ -132,6 +132,19 @@ class BankSim:
         for b in self.batteries:
             b.temps_c = [temp_c + off for off in b.temp_offsets_c]
 
+    def set_battery_temperature(self, battery, temp_c):
+        """Battery ``battery`` (1-based, ring order) alone at ``temp_c``."""
+        b = self.batteries[battery - 1]
+        b.temps_c = [temp_c + off for off in b.temp_offsets_c]
+
+    def set_cell(self, battery, cell, r_mohm=None, soc_pct=None):
+        """Change one cell (both 1-based): its internal resistance, its charge."""
+        c = self.batteries[battery - 1].cells[cell - 1]
+        if r_mohm is not None:
+            c.r_ohm = r_mohm / 1000.0
+        if soc_pct is not None:
+            c.charge_as = c.capacity_as * soc_pct / 100.0
+
     def step(self, current_a, dt_s):
         per_string = current_a / self.parallel
         for b in self.batteries:

@@ -16,6 +16,7 @@ production image freezes into flash, is reported apart as ``code_heap_bytes``
 (measured with the modules loaded from source). The tick time is the WebAssembly
 interpreter's on this machine, not the ESP32's.
 """
+import ast
 import json
 import os
 import sys
@@ -23,7 +24,34 @@ import sys
 import host_tools
 from host_tools.mpy_bridge import MicroPython
 
-FIRMWARE_MODULES = ("ticks", "codes", "settings", "bank", "link", "protection", "board", "hw", "bms")
+
+def tick_modules(root="bms"):
+    """The firmware modules the control tick is made of: ``root`` and everything it
+    imports from firmware/, in dependency order (found from the sources, so a module
+    added to the core is counted without a change here)."""
+    order = []
+
+    def visit(name, seen):
+        path = os.path.join(host_tools.FIRMWARE_DIR, name + ".py")
+        if name in seen or not os.path.exists(path):
+            return
+        seen.add(name)
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        for node in tree.body:                      # module-level imports only: the tick's own
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    visit(a.name, seen)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                visit(node.module, seen)
+        order.append(name)
+
+    visit(root, set())
+    return tuple(order)
+
+
+# The tick's modules, and the two the board needs to run it (board file, pins).
+FIRMWARE_MODULES = tick_modules() + tuple(m for m in ("board", "hw") if m not in tick_modules())
 BENCH_DIR = os.path.join(host_tools.ROOT, "build", "bench")
 
 

@@ -1,49 +1,124 @@
 """Write docs/codes.md and docs/settings.md from the firmware's own tables.
 
-``python -m host_tools.docgen`` rewrites them; ``tests/test_docs.py`` fails when
+``python -m host_tools.docgen`` rewrites them; ``tests/test_codes.py`` fails when
 they differ from what this would write, so the docs cannot drift from the code.
 """
 import os
+import re
 import sys
 
 import host_tools
 
 host_tools.use_firmware()
 import codes as C  # noqa: E402
+import qualifier as Q  # noqa: E402
 import settings as S  # noqa: E402
 
-WITHDRAW_TEXT = {0: "nothing", C.WITHDRAW_ATC: "ATC", C.WITHDRAW_ATD: "ATD",
-                 C.WITHDRAW_ATC | C.WITHDRAW_ATD: "ATC and ATD"}
+UNIT_TEXT = {"degC": "°C", "d": "days"}
+PORT_GROUPS = ((C.ALL, "everything"), (C.CHARGE, "charging"), (C.DISCHARGE, "discharging"))
+
+
+def ports_text(mask):
+    """What a port mask withdraws, in words: ``charging (ATC, alternator, System+ charge)``."""
+    if mask == 0:
+        return "nothing"
+    names = ", ".join(C.PORT_NAMES[p] for p in range(C.N_PORTS) if mask & (1 << p))
+    for group, word in PORT_GROUPS:
+        if mask == group:
+            return "%s (%s)" % (word, names)
+    return names
+
+
+def detector_texts():
+    """``{detector value: comment}`` from the ``D_*`` constants of firmware/codes.py."""
+    out = {}
+    pattern = re.compile(r"^(D_\w+)\s*=\s*const\((\d+)\)\s*#\s*(.+?)\s*$")
+    with open(os.path.join(host_tools.FIRMWARE_DIR, "codes.py")) as f:
+        for line in f:
+            m = pattern.match(line)
+            if m:
+                out[int(m.group(2))] = m.group(3)
+    return out
+
+
+def setting_text(name):
+    """A setting with its default: ``cell_uv_trip_v`` 2.8 V."""
+    row = S.schema_row(name)
+    unit = UNIT_TEXT.get(row[1], row[1])
+    return "`%s` %s %s" % (name, row[2], unit)
+
+
+def _cell(name):
+    return setting_text(name) if name else "–"
 
 
 def codes_md():
+    det = detector_texts()
     lines = [
         "# Warning, alarm and error codes",
         "",
         "Generated from `firmware/codes.py` by `python -m host_tools.docgen`; do not edit.",
-        "This one table drives protection, the pre-alarm output, the status LED, the",
-        "REPL diagnostics and the trace. Why each project-chosen row is as it is:",
+        "One row per code says everything about it: what it withdraws, whether it drives",
+        "the pre-alarm output, the detector that watches for it and the settings of its",
+        "qualifier. Diagnosis, the decide stage, the LEDs, the REPL, the trace and these",
+        "docs all read that table. Why each project-chosen row is as it is:",
         "docs/protection.md.",
         "",
-        "| code | severity | withdraws | pre-alarm output | meaning | source |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| code | severity | withdraws | pre-alarm | lead | latched until recharge | detector | trip | reset"
+        " | delay | hard limit | clears after | meaning | source |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for cid in range(C.N_CODES):
-        text, sev, wd, pre, meaning, source = C.TABLE[cid]
-        lines.append("| %s | %s | %s | %s | %s | %s |" % (
-            text, C.SEVERITY_NAMES[sev], WITHDRAW_TEXT[wd], "on" if pre else "–", meaning, source))
+        (text, sev, wd, flags, detector, trip, reset, delay, hard, clear, meaning, source) = C.TABLE[cid]
+        if detector == C.D_SOC_LOW and reset:
+            reset_text = "level + " + setting_text(reset)
+        else:
+            reset_text = _cell(reset)
+        if detector == C.D_NONE:
+            clear_text = "–"
+        elif clear == "delay":
+            clear_text = "its delay"
+        elif clear:
+            clear_text = setting_text(clear)
+        else:
+            clear_text = "at once"
+        lines.append("| %s |" % " | ".join([
+            text, C.SEVERITY_NAMES[sev], ports_text(wd),
+            "on" if flags & C.F_PRE_ALARM else "–",
+            "yes" if flags & C.F_LEAD else "–",
+            "yes" if flags & C.F_RECHARGE else "–",
+            det.get(detector, "?"), _cell(trip), reset_text, _cell(delay) if delay else ("at once" if detector else "–"),
+            _cell(hard), clear_text, meaning, source]))
     lines += [
+        "",
+        "Columns:",
+        "",
+        "- **withdraws**: the ports the code takes away while active (%s)." % ", ".join(C.PORT_NAMES),
+        "- **pre-alarm**: the code drives the pre-alarm output while active.",
+        "- **lead**: the code waits until the pre-alarm has been on for `pre_alarm_lead_s`"
+        " (behaviour §1: at least 30 s), unless its reading is decided at once (the first"
+        " reading, a battery the previous reading lacked, the first reading after A-B05).",
+        "- **latched until recharge**: once active, the code clears only after charge current of"
+        " at least `recharge_current_a` has flowed for `recharge_s` (and its reset holds), or"
+        " after a user action: remote or soft switch off and on again, `diag.reset_alarms()`.",
+        "- **trip / reset / delay / hard limit / clears after**: the qualifier"
+        " (`firmware/qualifier.py`). Past the trip a counter counts up to the delay; below it"
+        " the counter counts down at 1/%d of that rate, so a signal past its trip more than"
+        " 1/%d of the time still trips. One reading past the hard limit trips at once. An"
+        " active code clears once its reset condition has held for the clear time."
+        % (Q.DOWN_RATIO, Q.DOWN_RATIO + 1),
         "",
         "Withdrawals that are not faults carry a reason instead of a code:",
         "",
         "| reason | withdraws | when |",
         "| --- | --- | --- |",
-        "| `%s` | ATC and ATD | from power-up until the first valid bank reading |" % C.REASON_STARTUP,
-        "| `%s` | ATC and ATD | remote terminal or soft switch OFF with remote_function = all_off |"
-        % C.REASON_REMOTE_OFF,
+        "| `%s` | %s | from power-up until the first valid bank reading |" % (C.REASON_STARTUP, ports_text(C.ALL)),
+        "| `%s` | %s; with `remote_function` = `all_off` %s |"
+        " remote terminal or soft switch OFF |" % (
+            C.REASON_REMOTE_OFF, ports_text(C.ALL & ~(C.ATC | C.ATD)), ports_text(C.ALL)),
         "",
         "Status LED (smallBMS NG style, behaviour §8): off = no code, blinking (0.5 s on,",
-        "0.5 s off) = a warning, on = an alarm or error.",
+        "0.5 s off) = warnings only, on = an alarm or error.",
         "",
     ]
     return "\n".join(lines)

@@ -1,23 +1,24 @@
 """The batteries' side of the M8 ring, written independently of the firmware.
 
-Uses ``struct`` and ``binascii.crc_hqx`` (CRC-16/CCITT-FALSE with init 0xFFFF), so
-the firmware's hand-written decoder and CRC are checked against a second
+Uses ``struct`` and ``zlib.crc32`` (CRC-32, IEEE 802.3, stored little-endian), so
+the firmware's hand-written decoder and its CRC check are checked against a second
 implementation; both are checked against the hex vectors in docs/link-protocol.md.
 """
-import binascii
 import struct
+import zlib
 
 SYNC = b"\xaa\x55"
-VERSION = 1
+VERSION = 2
 TYPE_POLL = 1
 HEADER = struct.Struct("<2sBBBBH")       # sync, version, type, seq, hop, payload length
+CRC = struct.Struct("<I")                # CRC-32 over version .. end of payload
 RECORD_FIXED = struct.Struct("<BB12sHHHiHBBB")
 # rec_len, addr, serial, capacity_ah, fw_version, voltage_mv, current_ma, flags,
 # series_pos, n_cells, n_temps; then n_cells x u16 mV, n_temps x i16 0.1 degC.
 
 
-def crc16(data):
-    return binascii.crc_hqx(bytes(data), 0xFFFF)
+def crc32(data):
+    return zlib.crc32(bytes(data)) & 0xFFFFFFFF
 
 
 def frame(seq, records, version=VERSION, ftype=TYPE_POLL):
@@ -28,7 +29,7 @@ def frame(seq, records, version=VERSION, ftype=TYPE_POLL):
 def raw_frame(seq, hop, payload, version=VERSION, ftype=TYPE_POLL):
     """A frame with the given hop count and payload bytes, CRC computed."""
     body = HEADER.pack(SYNC, version, ftype, seq & 0xFF, hop, len(payload))[2:] + payload
-    return SYNC + body + struct.pack("<H", crc16(body))
+    return SYNC + body + CRC.pack(crc32(body))
 
 
 def poll(seq):
@@ -37,7 +38,11 @@ def poll(seq):
 
 def record(addr, serial, capacity_ah, fw_version, voltage_mv, current_ma, flags,
            series_pos, cells_mv, temps_dc):
-    """Encode one battery record; values are clamped to their field ranges."""
+    """Encode one battery record; values are clamped to their field ranges.
+
+    Not to the physical ranges of docs/link-protocol.md: a simulated battery that
+    reports, say, a 5.1 V cell sends it, and the BMS rejects the frame (``range``).
+    """
     ser = serial.encode()[:12].ljust(12, b"\x00")
     n = len(cells_mv)
     m = len(temps_dc)
@@ -57,13 +62,13 @@ def _clamp(v, lo, hi):
 
 def parse(data):
     """Split one frame into (version, type, seq, hop, payload); raise ValueError if bad."""
-    if len(data) < HEADER.size + 2 or data[:2] != SYNC:
+    if len(data) < HEADER.size + CRC.size or data[:2] != SYNC:
         raise ValueError("not a frame")
     sync, ver, ftype, seq, hop, plen = HEADER.unpack_from(data)
-    if len(data) != HEADER.size + plen + 2:
+    if len(data) != HEADER.size + plen + CRC.size:
         raise ValueError("length mismatch")
-    (crc,) = struct.unpack_from("<H", data, HEADER.size + plen)
-    if crc != crc16(data[2:HEADER.size + plen]):
+    (crc,) = CRC.unpack_from(data, HEADER.size + plen)
+    if crc != crc32(data[2:HEADER.size + plen]):
         raise ValueError("bad CRC")
     return ver, ftype, seq, hop, bytes(data[HEADER.size:HEADER.size + plen])
 
@@ -111,7 +116,7 @@ def split_stream(buf):
         if len(buf) - j < HEADER.size:
             return frames, j
         plen = struct.unpack_from("<H", buf, j + 6)[0]
-        end = j + HEADER.size + plen + 2
+        end = j + HEADER.size + plen + CRC.size
         if len(buf) < end:
             return frames, j
         frames.append(bytes(buf[j:end]))

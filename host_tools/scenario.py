@@ -11,16 +11,26 @@ import tomllib
 BANK_KEYS = {"series": int, "parallel": int, "cells": int, "capacity_ah": (int, float),
              "soc_pct": (int, float), "r_mohm": (int, float), "spread_pct": (int, float),
              "temps": int, "temperature_c": (int, float), "seed": int, "cell_offset_pct": (int, float),
-             "current_gain_error_pct": (int, float), "current_offset_a": (int, float)}
+             "current_gain_error_pct": (int, float), "current_offset_a": (int, float),
+             "temp_spread_c": (int, float)}
 STEP_KEYS = {"t_s", "wait_s", "until", "delay_s", "timeout_s", "load_a", "charge_a",
-             "uncontrolled_a", "charge_v", "temperature_c", "remote", "soft_switch", "fault",
-             "bit_error_rate", "battery", "settings", "note"}
+             "uncontrolled_a", "charge_v", "temperature_c", "remote", "soft_switch", "fault", "faults",
+             "bit_error_rate", "battery", "batteries", "drop_rate", "answer_every_s", "settings", "note",
+             "cell", "battery_flags", "battery_temperature_c", "cycle", "noise_mv", "set_soc_pct",
+             "reset_alarms"}
 REMOTE_STATES = ("loop", "open", "l_low", "h_high")
-FAULTS = ("none", "unplug", "no_battery", "remove_battery", "bit_errors", "garbage", "stale")
+FAULTS = ("none", "unplug", "no_battery", "remove_battery", "bit_errors", "garbage", "stale", "drop",
+          "intermittent")
+CYCLE_KEYS = ("load_a", "charge_a", "uncontrolled_a", "temperature_c")
+# Per-battery (and per-cell) step tables: required and optional keys.
+ITEM_KEYS = {"cell": ({"battery", "cell"}, {"r_mohm", "soc_pct"}),
+             "battery_flags": ({"battery", "flags"}, set()),
+             "battery_temperature_c": ({"battery", "c"}, set())}
 EVENTS = ("pre_alarm_on", "pre_alarm_off", "atd_off", "atd_on", "atc_off", "atc_on", "soc_known",
           "synchronised")
 FIELDS = ("atc", "atd", "pre_alarm", "remote_on")
-EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time", "range")
+EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time", "range", "edges", "exposure")
+PORT_FIELDS = ("atc", "atd", "alternator", "system_charge", "system_discharge")
 
 
 class ScenarioError(ValueError):
@@ -71,12 +81,49 @@ def check(sc):
             raise ScenarioError("%s: remote must be one of %s" % (where, ", ".join(REMOTE_STATES)))
         if "fault" in st and st["fault"] not in FAULTS:
             raise ScenarioError("%s: fault must be one of %s" % (where, ", ".join(FAULTS)))
+        if "faults" in st and (not isinstance(st["faults"], list) or any(f not in FAULTS for f in st["faults"])):
+            raise ScenarioError("%s: faults must be a list of %s" % (where, ", ".join(FAULTS)))
+        _check_step_items(st, sc["bank"], where)
     for i, ex in enumerate(sc.setdefault("expect", [])):
         if ex.get("type") not in EXPECT_TYPES:
             raise ScenarioError("expect %d: type must be one of %s" % (i + 1, ", ".join(EXPECT_TYPES)))
-        if ex["type"] == "edge" and ex.get("field") not in FIELDS:
-            raise ScenarioError("expect %d: field must be one of %s" % (i + 1, ", ".join(FIELDS)))
+        if ex["type"] in ("edge", "edges") and ex.get("field") not in FIELDS + PORT_FIELDS[2:]:
+            raise ScenarioError("expect %d: field must be one of %s" % (i + 1, ", ".join(FIELDS + PORT_FIELDS[2:])))
+        if ex["type"] == "exposure":
+            if ex.get("truth") not in ("sim_cell_min_v", "sim_cell_max_v", "temp_min_c", "temp_max_c"):
+                raise ScenarioError("expect %d: truth must be sim_cell_min_v, sim_cell_max_v, temp_min_c or "
+                                    "temp_max_c" % (i + 1))
+            if ex.get("port") not in PORT_FIELDS or ("above" in ex) == ("below" in ex) or "max_s" not in ex:
+                raise ScenarioError("expect %d: exposure needs port (%s), one of above/below and max_s"
+                                    % (i + 1, ", ".join(PORT_FIELDS)))
     return sc
+
+
+def _check_step_items(st, bank, where):
+    n_batteries = bank.get("series", 1) * bank.get("parallel", 1)
+    n_cells = bank.get("cells", 4)
+    for key, (need, opt) in ITEM_KEYS.items():
+        if key not in st:
+            continue
+        items = st[key] if isinstance(st[key], list) else [st[key]]
+        for it in items:
+            if not isinstance(it, dict) or not need <= set(it) or set(it) - need - opt:
+                raise ScenarioError("%s: %s entries need %s (optional %s)" % (
+                    where, key, ", ".join(sorted(need)), ", ".join(sorted(opt)) or "none"))
+            if not 1 <= it["battery"] <= n_batteries:
+                raise ScenarioError("%s: %s battery %r is not 1..%d" % (where, key, it["battery"], n_batteries))
+            if key == "cell" and not 1 <= it["cell"] <= n_cells:
+                raise ScenarioError("%s: cell %r is not 1..%d" % (where, it["cell"], n_cells))
+    for b in ([st["battery"]] if "battery" in st else []) + list(st.get("batteries", [])):
+        if not isinstance(b, int) or not 1 <= b <= n_batteries:
+            raise ScenarioError("%s: battery %r is not 1..%d" % (where, b, n_batteries))
+    if "cycle" in st and st["cycle"]:
+        cy = st["cycle"]
+        if (not isinstance(cy, dict) or cy.get("key") not in CYCLE_KEYS or not cy.get("values")
+                or len(cy.get("durations_s", [])) != len(cy["values"])
+                or any(d <= 0 for d in cy["durations_s"])):
+            raise ScenarioError("%s: cycle needs key (%s), values and as many durations_s > 0"
+                                % (where, ", ".join(CYCLE_KEYS)))
 
 
 def _edges(trace, field):
@@ -183,8 +230,61 @@ def _check_one(ex, trace, link_errors):
                     ex["field"], (" - " + ex["minus"]) if ex.get("minus") else "", v, r["t_s"],
                     ex.get("min", "-inf"), ex.get("max", "inf"))
         return None
+    if t == "edges":
+        lo = ex.get("after_s", float("-inf"))
+        hi = ex.get("before_s", float("inf"))
+        n = len([1 for (ts, v, r) in _edges(trace, ex["field"])[1:] if lo <= ts <= hi])
+        if n < ex.get("min", 0) or n > ex.get("max", float("inf")):
+            return "%s changed %d times in %s..%s s, expected %s..%s" % (
+                ex["field"], n, lo, hi, ex.get("min", 0), ex.get("max", "inf"))
+        return None
+    if t == "exposure":
+        return _exposure(ex, trace)
     if t == "max_time":
         if trace[-1]["t_s"] > ex["s"]:
             return "scenario ran %.0f s, more than %s s" % (trace[-1]["t_s"], ex["s"])
         return None
     return "unknown expectation"
+
+
+def _exposure(ex, trace):
+    """The longest stretch in which the truth was past the limit while the port
+    stayed allowed must not exceed ``max_s`` (records are at most 1 s apart);
+    with ``cumulative = true``, the sum of all such time."""
+    field, port = ex["truth"], ex["port"]
+    limit = ex.get("above", ex.get("below"))
+    above = "above" in ex
+    lo = ex.get("after_s", float("-inf"))
+    hi = ex.get("before_s", float("inf"))
+    trace = [r for r in trace if lo <= r["t_s"] <= hi]
+    if ex.get("cumulative"):
+        total = 0.0
+        first = None
+        for r, nxt in zip(trace, trace[1:]):
+            v = r.get(field)
+            if v is not None and (v > limit if above else v < limit) and r[port]:
+                total += nxt["t_s"] - r["t_s"]
+                first = r["t_s"] if first is None else first
+        if total > ex["max_s"]:
+            return "%s was allowed for %.1f s in all (from %.1f s) with %s %s %s (at most %s s)" % (
+                port, total, first, field, "above" if above else "below", limit, ex["max_s"])
+        return None
+    start = None
+    worst = 0.0
+    worst_at = None
+    for r in trace:
+        v = r.get(field)
+        bad = v is not None and (v > limit if above else v < limit) and r[port]
+        if bad:
+            if start is None:
+                start = r["t_s"]
+            if r["t_s"] - start >= worst:
+                worst, worst_at = r["t_s"] - start, start
+        else:
+            if start is not None and r["t_s"] - start > worst:
+                worst, worst_at = r["t_s"] - start, start
+            start = None
+    if worst > ex["max_s"]:
+        return "%s stayed allowed for %.1f s from %.1f s with %s %s %s (at most %s s)" % (
+            port, worst, worst_at, field, "above" if above else "below", limit, ex["max_s"])
+    return None

@@ -4,7 +4,7 @@ import host_tools
 host_tools.use_firmware()
 import balancer as BL  # noqa: E402
 from settings import Settings  # noqa: E402
-from test_protection import make_bank  # noqa: E402
+from bankutil import make_bank  # noqa: E402
 
 
 def test_unknown_until_a_full_charge_then_judged_by_the_spread_at_full():

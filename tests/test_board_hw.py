@@ -88,14 +88,16 @@ def test_calibrating_the_zero_through_diag(pin_mock, capsys):
     app = bms.Bms(hw.Hardware(B.validate(copy.deepcopy(SHUNT))), Settings())
     pin_mock.set_adc_mv(36, 1680)                       # 2 A of offset at rest
     assert diag.calibrate_current_zero(app) == 2000
-    assert app.settings.get("current_zero_offset_a") == 2.0
+    assert app.settings.get("current_zero_offset_a") == 0.0    # posted: the next tick applies it
     app.tick(0)
-    assert app.shunt_ma == 0
+    assert app.settings.get("current_zero_offset_a") == 2.0
+    assert app.status.current_ma == 0 and app.status.current_known
     pin_mock.set_adc_mv(36, 1680 + 150)                 # +10 A
     app.tick(100)
-    assert app.shunt_ma == 10000
+    assert app.status.current_ma == 10000
     pin_mock.set_adc_mv(36, 3100)                       # far off: refused, nothing changed
     assert diag.calibrate_current_zero(app) is None
+    app.tick(200)
     assert app.settings.get("current_zero_offset_a") == 2.0
     plain = bms.Bms(hw.Hardware(B.validate(copy.deepcopy(DEVKITC))), Settings())
     assert diag.calibrate_current_zero(plain) is None

@@ -20,8 +20,8 @@ def fw():
 def answer(app, cells=(3300, 3300, 3300, 3300)):
     """Answer the outstanding poll like a ring of one battery."""
     backend = app.link.uart.backend
-    seq = backend.sent[-6]
-    backend.feed(ring.forward(ring.poll(seq), lambda a: ring.record(a, "SN1", 100, 1, sum(cells), 0, 0, 1, list(cells), [200])))
+    seq = ring.parse(bytes(backend.sent[-len(ring.poll(0)):]))[2]
+    backend.feed(ring.frame(seq, [ring.record(1, "SN1", 100, 1, sum(cells), 0, 0, 1, list(cells), [200])]))
 
 
 def test_build_starts_with_every_output_safe(fw):
@@ -33,12 +33,12 @@ def test_build_starts_with_every_output_safe(fw):
 def test_tick_by_tick(fw):
     clock, pm, main, app = fw
     app.tick(clock.ticks_ms())                 # sends poll 1, no reading yet
-    assert pm.level(25) == 0 and not app.protection.atd
+    assert pm.level(25) == 0 and not app.status.atd and app.status.startup
     answer(app)
     clock.advance(100)
     app.tick(clock.ticks_ms())
-    assert app.protection.atd and pm.level(25) == 1 and pm.level(26) == 1
-    assert app.link.bank.count == 1
+    assert app.status.atd and pm.level(25) == 1 and pm.level(26) == 1
+    assert app.link.bank.count == 1 and app.status.batteries == 1 and app.status.ticks == 2
 
 
 def test_run_ticks_on_time_across_the_wrap_and_stops(fw):
@@ -86,7 +86,7 @@ def test_run_makes_outputs_safe_when_stopped_by_an_exception(fw):
     app.tick = interrupted
     with pytest.raises(KeyboardInterrupt):
         main.run(app, clock)
-    assert pm.level(25) == 0 and pm.level(26) == 0
+    assert pm.level(25) == 0 and pm.level(26) == 0 and app.status.stopped
 
 
 def test_main_runs_the_loop_in_a_thread_where_there_is_one(fw, monkeypatch, tmp_path):
@@ -156,17 +156,20 @@ def test_boot_with_corrupt_settings_shows_e_b31_until_a_factory_reset(fw, tmp_pa
     fs = store.OsFs(str(tmp_path))
     app = main.build(host_tools.board_path("esp32-devkitc"), fs=fs)
     app.tick(clock.ticks_ms())
-    assert app.protection.active[C.E_B31]
+    assert app.status.active[C.E_B31] and app.status.active_codes() == ["E-B31"]
     assert app.settings.get("cell_uv_trip_v") == 2.8
     diag.attach(app)
     assert diag.set("cell_uv_trip_v", 9) is False                   # refused, says why
     assert "not changed" in capsys.readouterr().out
     diag.factory_reset()
+    assert app.status.active[C.E_B31]                              # applied by the next tick
     clock.advance(100)
     app.tick(clock.ticks_ms())
-    assert not app.protection.active[C.E_B31]
+    assert not app.status.active[C.E_B31]
     assert store.load(fs, "settings.json")[1] == store.OK
     assert diag.set("cell_uv_trip_v", 2.7) is True
+    clock.advance(100)
+    app.tick(clock.ticks_ms())
     diag.get("cell_uv_trip_v")
     assert "2.7" in capsys.readouterr().out
     for _ in range(101):                                          # saved within 10 s

@@ -7,8 +7,6 @@ host_tools.use_firmware()
 from monitor import UNKNOWN, Monitor  # noqa: E402
 from settings import Settings  # noqa: E402
 
-CELLS = 4
-
 
 def mon(ah=100, **overrides):
     s = Settings()
@@ -19,9 +17,10 @@ def mon(ah=100, **overrides):
     return m
 
 
-def run(m, seconds, current_ma, bank_mv=13200, step_ms=100):
+def run(m, seconds, current_ma, cell_mv=3300, step_ms=100):
+    """``cell_mv``: the mean cell voltage of the batteries that answered (0: no recent reading)."""
     for _ in range(int(seconds * 1000 // step_ms)):
-        m.update(step_ms, current_ma, bank_mv, CELLS)
+        m.update(step_ms, current_ma, cell_mv)
 
 
 def test_soc_is_unknown_until_synchronised_or_set():
@@ -31,27 +30,27 @@ def test_soc_is_unknown_until_synchronised_or_set():
 
 
 def test_synchronises_after_the_detection_time_at_charged_voltage_and_tail_current():
-    m = mon()                                     # 100 Ah: tail = 4 A; charged = 4 x 3.50 V
-    run(m, 179.9, 3999, bank_mv=14000)
+    m = mon()                                     # 100 Ah: tail = 4 A; charged = 3.50 V a cell
+    run(m, 179.9, 3999, cell_mv=3500)
     assert m.soc_pct10 == UNKNOWN
-    run(m, 0.1, 3999, bank_mv=14000)
+    run(m, 0.1, 3999, cell_mv=3500)
     assert m.soc_pct10 == 1000 and m.consumed_mah == 0 and m.synchronised == 1
 
 
-@pytest.mark.parametrize("mv,ma", [(13999, 1000), (14000, 4000)])
-def test_no_sync_below_the_voltage_or_at_the_tail_current(mv, ma):
+@pytest.mark.parametrize("mv,ma", [(3499, 1000), (3500, 4000), (0, 0)])
+def test_no_sync_below_the_voltage_or_at_the_tail_current_or_without_a_recent_reading(mv, ma):
     m = mon()
-    run(m, 400, ma, bank_mv=mv)
+    run(m, 400, ma, cell_mv=mv)
     assert m.soc_pct10 == UNKNOWN
 
 
 def test_the_detection_timer_restarts_when_a_condition_drops():
     m = mon()
-    run(m, 170, 1000, bank_mv=14100)
-    run(m, 1, 1000, bank_mv=13900)
-    run(m, 170, 1000, bank_mv=14100)
+    run(m, 170, 1000, cell_mv=3525)
+    run(m, 1, 1000, cell_mv=3475)
+    run(m, 170, 1000, cell_mv=3525)
     assert m.soc_pct10 == UNKNOWN
-    run(m, 10, 1000, bank_mv=14100)
+    run(m, 10, 1000, cell_mv=3525)
     assert m.soc_pct10 == 1000
 
 
@@ -114,6 +113,34 @@ def test_a_fifteen_thousand_ah_bank_counts_exactly():
     m.set_soc(50)
     run(m, 3600, -1000000)                        # 1 000 A for an hour
     assert m.consumed_mah == -8500000 and m.soc_pct10 == 433
+
+
+def test_the_charged_voltage_is_per_cell_whatever_the_system():
+    """The mean cell of the batteries that answered: a 48 V bank with a battery
+    missing synchronises at the same cell voltage as a 12 V one."""
+    m = mon(charged_cell_v=3.45)
+    run(m, 180, 0, cell_mv=3450)
+    assert m.synchronised == 1
+
+
+def test_nothing_counts_without_a_capacity_or_time():
+    s = Settings()
+    m = Monitor(s)
+    m.set_soc(50)
+    run(m, 60, -10000)
+    assert m.consumed_mah == 0 and m.soc_pct10 == 500
+    m.set_capacity_ah(100)
+    assert m.soc_pct10 == 500 and m.consumed_mah == -50000
+    m.update(0, -10000, 3300)
+    m.update(-100, -10000, 3300)
+    assert m.consumed_mah == -50000
+
+
+def test_a_capacity_change_keeps_the_soc():
+    m = mon()
+    m.set_soc(40)
+    m.set_capacity_ah(300)
+    assert m.soc_pct10 == 400 and m.consumed_mah == -180000
 
 
 def test_soc_accuracy_benchmark_machinery_tells_good_from_bad():

@@ -32,6 +32,25 @@ def test_behaviour_doc_defaults():
     assert s.get("remote_function") == "ports_only"
 
 
+def test_core_defaults():
+    """The numbers the diagnosis core is built around (docs/protection.md)."""
+    s = S.Settings()
+    assert s.mv("cell_uv_hard_v") == 2500 and s.mv("cell_ov_hard_v") == 3900
+    assert s.deci_c("charge_ot_hard_c") == 550 and s.deci_c("charge_ut_hard_c") == 0
+    assert s.milli("recharge_current_a") == 500 and s.ms("recharge_s") == 10000
+    assert s.ms("bank_check_s") == 2000 and s.ms("battery_fault_clear_s") == 5000
+    assert s.get("link_warn_answered_pct") == 40 and s.get("link_clear_answered_pct") == 55
+    assert s.ms("current_hold_s") == 10000 and s.ms("link_lost_alarm_s") == 30000
+    for name in ("link_warn_answered_pct", "link_clear_answered_pct"):
+        assert isinstance(s.get(name), int)
+
+
+def test_every_order_rule_holds_for_the_defaults_and_names_real_settings():
+    s = S.Settings()
+    for low, high, why in S._ORDER:
+        assert s.get(low) < s.get(high), why
+
+
 @pytest.mark.parametrize("name,value,words", [
     ("cell_uv_trip_v", 3.5, "within"),
     ("cell_uv_trip_v", "2.8", "number"),
@@ -43,6 +62,15 @@ def test_behaviour_doc_defaults():
     ("no_such_setting", 1, "unknown"),
     ("pre_alarm_reset_v", 3.05, "reset must be above"),
     ("pre_alarm_trip_v", 2.8, "pre-alarm must trip above"),
+    ("cell_ov_hard_v", 3.7, "hard over-voltage limit must be above"),
+    ("cell_ov_trip_v", 3.9, "hard over-voltage limit must be above"),
+    ("charge_ot_hard_c", 50, "hard over-temperature limit must be above"),
+    ("charge_ut_hard_c", 5, "hard low-temperature limit must be below"),
+    ("link_warn_answered_pct", 60, "W-B05 must clear above"),
+    ("link_clear_answered_pct", 40, "W-B05 must clear above"),
+    ("link_warn_answered_pct", 40.5, "whole number"),
+    ("recharge_current_a", 0, "within"),
+    ("current_hold_s", 0, "within"),
 ])
 def test_bad_values_are_refused_and_change_nothing(name, value, words):
     s = S.Settings()
@@ -75,9 +103,18 @@ def test_update_moves_trip_and_reset_together_or_not_at_all():
     assert (s.get("cell_ov_trip_v"), s.get("cell_ov_reset_v")) == (3.65, 3.40)
 
 
+def test_a_hard_limit_and_its_trip_are_checked_whichever_moves():
+    s = S.Settings()
+    s.set("cell_uv_hard_v", 2.7)
+    with pytest.raises(S.SettingsError, match="hard under-voltage limit must be below"):
+        s.set("cell_uv_trip_v", 2.65)
+    s.update({"cell_uv_hard_v": 2.6, "cell_uv_trip_v": 2.65})
+    assert (s.mv("cell_uv_hard_v"), s.mv("cell_uv_trip_v")) == (2600, 2650)
+
+
 def test_negative_temperatures_round_to_the_nearest_tenth():
     s = S.Settings()
-    s.set("charge_ut_trip_c", 0)
+    s.update({"charge_ut_hard_c": -5, "charge_ut_trip_c": 0})
     assert s.deci_c("charge_ut_trip_c") == 0
     s._values["charge_ut_trip_c"] = -4.96
     assert s.deci_c("charge_ut_trip_c") == -50

@@ -43,16 +43,20 @@ def test_deploy_and_reach_diag_through_mpremote(vboard):
                             capture_output=True, text=True, timeout=180)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     listing = mpremote(port, "fs", "ls", ":/lib")
-    for name in ("main.py", "link.py", "protection.py", "diag.py"):
+    for name in ("main.py", "link.py", "bms.py", "diagnosis.py", "qualifier.py", "status.py", "inbox.py", "diag.py"):
         assert name in listing
     assert "micropython" in mpremote(port, "exec", "import sys; print(sys.implementation.name)")
     mpremote(port, "exec", "import vboard_rt; vboard_rt.start()")
     time.sleep(1.5)
     out = mpremote(port, "resume", "exec", "import diag; diag.status()")
     assert "control loop running" in out
-    assert "1 batteries (1 series x 1 parallel)" in out and "VBOARD0001" in out
+    assert "1 of 1 batteries answered (1 series x 1 parallel)" in out and "VBOARD0001" in out
     assert "load disconnect (ATD)    ON" in out and "codes: none" in out
+    mpremote(port, "resume", "exec", "import diag; diag.soft_switch(False)")     # through the inbox
+    time.sleep(1.0)
+    out = mpremote(port, "resume", "exec", "import diag; diag.status()")
+    assert "soft switch off" in out and "(remote-off)" in out
     mpremote(port, "resume", "exec", "import vboard_rt; vboard_rt.set_cells(3300, 2500, 3300, 3300)")
     time.sleep(2.5)
     out = mpremote(port, "resume", "exec", "import diag; diag.status()")
-    assert "W-B01" in out and "pre-alarm                ON" in out
+    assert "W-B01" in out and "pre-alarm                ON   (W-B01)" in out

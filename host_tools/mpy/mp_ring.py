@@ -1,10 +1,14 @@
 """Ring frames built inside MicroPython (tests, benchmark, virtual board).
 
-MicroPython subset. Uses the firmware's CRC: where an encoder independent of the
-firmware matters (the simulator, the doc vectors) ``host_tools/ring.py`` is used.
-``TEST_BOARD`` is a minimal ESP32 board dict for the same uses.
+MicroPython subset. Uses ``binascii.crc32`` directly, not the firmware's decoder:
+where an encoder independent of the firmware matters (the simulator, the doc
+vectors) ``host_tools/ring.py`` is used. These helpers allocate freely; they are
+not part of the firmware. ``TEST_BOARD`` is a minimal ESP32 board dict for the
+same uses.
 """
-import link
+import binascii
+
+from frame import put_seq_crc
 
 TEST_BOARD = {
     "name": "test", "chip": "esp32",
@@ -15,6 +19,10 @@ TEST_BOARD = {
                "remote_h": {"adc_pin": 35, "divider_x1000": 22277}},
 }
 
+VERSION = 2
+HEADER_LEN = 8
+CRC_LEN = 4
+
 
 def _put16(buf, i, v):
     v &= 0xFFFF
@@ -22,8 +30,19 @@ def _put16(buf, i, v):
     buf[i + 1] = v >> 8
 
 
-def record(addr, cells, temps, spos=1, serial=b"SN", current_ma=0, capacity_ah=100):
-    """One battery record (docs/link-protocol.md); mV, 0.1 degC, mA."""
+def _put_crc(buf, i, crc):
+    for k in range(4):
+        buf[i + k] = (crc >> (8 * k)) & 0xFF
+
+
+def record(addr, cells, temps, spos=1, serial=b"SN", current_ma=0, capacity_ah=100,
+           flags=0, voltage_mv=None):
+    """One battery record (docs/link-protocol.md); mV, 0.1 degC, mA.
+
+    ``voltage_mv`` defaults to the sum of ``cells``. Values are written as given
+    (16 or 32 bits wide), not limited to the physical ranges, so tests can send
+    what the BMS must reject.
+    """
     n = len(cells)
     m = len(temps)
     r = bytearray(29 + 2 * n + 2 * m)
@@ -33,10 +52,10 @@ def record(addr, cells, temps, spos=1, serial=b"SN", current_ma=0, capacity_ah=1
         r[2 + i] = serial[i]
     _put16(r, 14, capacity_ah)
     _put16(r, 16, 0x0104)
-    _put16(r, 18, sum(cells))
-    c = current_ma & 0xFFFFFFFF
+    _put16(r, 18, sum(cells) if voltage_mv is None else voltage_mv)
     for k in range(4):
-        r[20 + k] = (c >> (8 * k)) & 0xFF
+        r[20 + k] = (current_ma >> (8 * k)) & 0xFF
+    _put16(r, 24, flags)
     r[26] = spos
     r[27] = n
     r[28] = m
@@ -53,14 +72,38 @@ def record(addr, cells, temps, spos=1, serial=b"SN", current_ma=0, capacity_ah=1
 def frame(seq, records, hop=None):
     """A returning POLL frame with ``records``; ``hop`` defaults to their number."""
     payload = b"".join(records)
-    f = bytearray(8 + len(payload) + 2)
+    n = HEADER_LEN + len(payload)
+    f = bytearray(n + CRC_LEN)
     f[0] = 0xAA
     f[1] = 0x55
-    f[2] = 1
+    f[2] = VERSION
     f[3] = 1
     f[4] = seq & 0xFF
     f[5] = len(records) if hop is None else hop
     _put16(f, 6, len(payload))
-    f[8:8 + len(payload)] = payload
-    _put16(f, len(f) - 2, link.crc16(f, 2, 8 + len(payload)))
+    f[HEADER_LEN:n] = payload
+    _put_crc(f, n, binascii.crc32(memoryview(f)[2:n]))
     return f
+
+
+def seq_crc_table(f):
+    """For a frame ``f``: the CRC bytes of ``f`` with sequence 0 and, per bit k of
+    the sequence, the bytes that bit flips (36 bytes). CRC-32 of equal-length
+    messages is affine, so XOR-ing them gives the CRC for any sequence without a
+    big int (see ``patch_seq``; firmware/link.py builds its POLL the same way)."""
+    f = bytearray(f)
+    n = len(f) - CRC_LEN
+    table = bytearray(36)
+    f[4] = 0
+    base = binascii.crc32(memoryview(f)[2:n])
+    _put_crc(table, 0, base)
+    for k in range(8):
+        f[4] = 1 << k
+        _put_crc(table, 4 + 4 * k, binascii.crc32(memoryview(f)[2:n]) ^ base)
+    return table
+
+
+def patch_seq(f, seq, table):
+    """Set frame ``f``'s sequence to ``seq`` and its CRC, in place, allocating nothing."""
+    f[4] = seq
+    put_seq_crc(f, len(f) - CRC_LEN, seq, table)

@@ -17,44 +17,74 @@ MAX_TEMPS = 4
 
 
 def snapshot(app, frames_seen):
-    """A dict of the firmware's view; battery cells only when a new frame came."""
-    p = app.protection
-    link = app.link
-    b = link.bank
-    have = link.has_reading and b.count > 0
+    """A dict of the firmware's view, read from its status record; battery cells
+    only when a new frame came."""
+    st = app.status
+    b = st.bank
+    have = b is not None
     s = {
         "bank_mv": b.bank_mv if have else None,
-        "current_ma": b.bank_current_ma if have else None,
+        "current_ma": st.current_ma if have or st.current_known else None,
         "cell_min_mv": b.cell_min_mv if have else None,
         "cell_max_mv": b.cell_max_mv if have else None,
         "temp_min_dc": b.temp_min_dc if have else None,
         "temp_max_dc": b.temp_max_dc if have else None,
-        "batteries": b.count if link.has_reading else 0,
+        "batteries": st.batteries,
         "series": b.series if have else None,
         "parallel": b.parallel if have else None,
         "system_v": b.system_v if have else None,
-        "atc": p.atc,
-        "atd": p.atd,
-        "pre_alarm": p.pre_alarm,
-        "pre_alarm_out": app.pre_alarm_out,
-        "remote_on": p.remote_on,
-        "codes": p.active_codes(),
-        "atc_reasons": p.reasons(C.WITHDRAW_ATC),
-        "atd_reasons": p.reasons(C.WITHDRAW_ATD),
-        "frames_ok": link.frames_ok,
-        "rejected": link.error_total(),
-        "errors": [link.errors[i] for i in range(len(link.errors))],
-        "seq": link.seq,
-        "soc_pct10": app.monitor.soc_pct10,
-        "consumed_mah": app.monitor.consumed_mah,
-        "ttg_min": app.monitor.ttg_min,
-        "balancer": BL.NAMES[app.balancer.status],
-        "syncs": app.monitor.synchronised,
+        "atc": st.atc,
+        "atd": st.atd,
+        "ports": [st.allowed[p] == 1 for p in range(C.N_PORTS)],
+        "pre_alarm": st.pre_alarm,
+        "pre_alarm_out": st.pre_alarm_out,
+        "remote_on": st.remote_on,
+        "codes": st.active_codes(),
+        "atc_reasons": st.reason_list(C.PORT_ATC),
+        "atd_reasons": st.reason_list(C.PORT_ATD),
+        "frames_ok": st.link_frames_ok,
+        "rejected": st.link_rejected,
+        "answered_pct": st.link_answered_pct,
+        "reading_age_ms": st.reading_age_ms,
+        "at_once": st.readings_at_once,
+        "errors": [st.link_errors[i] for i in range(len(st.link_errors))],
+        "seq": st.link_seq,
+        "soc_pct10": st.soc_pct10,
+        "consumed_mah": st.consumed_mah,
+        "ttg_min": st.ttg_min,
+        "balancer": BL.NAMES[st.balancer],
+        "syncs": st.synchronisations,
     }
-    if link.frames_ok != frames_seen:
-        s["cells"] = [[b.cell_mv[i * MAX_CELLS + k] for k in range(b.n_cells[i])] for i in range(b.count)]
-        s["temps"] = [[b.temp_dc[i * MAX_TEMPS + k] for k in range(b.n_temps[i])] for i in range(b.count)]
+    if st.link_frames_ok != frames_seen:
+        lb = app.link.bank
+        s["cells"] = [[lb.cell_mv[i * MAX_CELLS + k] for k in range(lb.n_cells[i])] for i in range(lb.count)]
+        s["temps"] = [[lb.temp_dc[i * MAX_TEMPS + k] for k in range(lb.n_temps[i])] for i in range(lb.count)]
     return s
+
+
+def apply_commands(app, reply):
+    """Post the simulator's user actions to the firmware's inbox (the same path
+    the REPL takes); the next tick applies them."""
+    import inbox as I
+    if "soft_switch" in reply:
+        app.inbox.post((I.SOFT_SWITCH, bool(reply["soft_switch"])))
+    if reply.get("settings"):
+        app.inbox.post((I.SETTINGS, reply["settings"]))
+    if "set_soc_pct" in reply:
+        app.inbox.post((I.SET_SOC, reply["set_soc_pct"]))
+    if reply.get("reset_alarms"):
+        app.inbox.post((I.RESET_ALARMS,))
+
+
+def build(board, settings):
+    """The firmware as ``main.build`` wires it, on an in-memory flash that holds
+    ``settings`` as a user left them (so persistence runs in simulation too)."""
+    import main
+    import persist
+    import store
+    fs = store.MemFs()
+    store.save(fs, persist.SETTINGS_FILE, persist.settings_doc(settings))
+    return main.build(board, settings, fs)
 
 
 class _Clock:
@@ -92,7 +122,7 @@ class _Driver:
 
     def exchange(self, sleep_ms):
         s = snapshot(self.app, self.frames_seen)
-        self.frames_seen = self.app.link.frames_ok
+        self.frames_seen = self.app.status.link_frames_ok
         msg = {"sleep_ms": sleep_ms, "snap": s, "sent": self.uart.take_sent().hex(), "outputs": self.outputs()}
         reply = json.loads(self.host.exchange(json.dumps(msg)))
         if reply.get("rx"):
@@ -101,10 +131,7 @@ class _Driver:
         if adc:
             for pin in adc:
                 self.machine.set_adc_mv(int(pin), adc[pin])
-        if "soft_switch" in reply:
-            self.app.protection.set_soft_switch(reply["soft_switch"])
-        if reply.get("settings"):
-            self.app.settings.update(reply["settings"])
+        apply_commands(self.app, reply)
         self.go = reply.get("go", True)
 
 
@@ -113,9 +140,7 @@ def run(config_json):
     ADC levels) and run the firmware's own ``main.run`` loop until the host says stop."""
     import machine
     import simhost
-    import bms
     import board as board_mod
-    import hw
     import main
     import settings as settings_mod
     cfg = json.loads(config_json)
@@ -127,7 +152,7 @@ def run(config_json):
     s = settings_mod.Settings()
     if cfg["settings"]:
         s.update(cfg["settings"])
-    app = bms.Bms(hw.Hardware(b), s)
+    app = build(b, s)
     driver = _Driver(app, machine, b, simhost)
     clock = _Clock(cfg["start_ticks"], driver)
     main.run(app, clock, lambda: driver.go)

@@ -3,6 +3,9 @@ battery model, on both interpreters; pin timing from the mock's transitions."""
 import machine
 import main
 import board as BD
+import codes as C
+import inbox as I
+import link as L
 from mp_ring import TEST_BOARD
 from pt_util import Clock, fresh, frame, record
 
@@ -20,16 +23,18 @@ class World:
         machine.set_adc_mv(34, 300)
         machine.set_adc_mv(35, 300)
         self.ms = 0
+        self.current_ma = 0
 
     def step(self, ms):
         self.ms += ms
         if machine.level(25) == 1 and self.ms % 1000 == 0:
             self.cell_mv -= 20
         sent = self.uart.sent
-        while len(sent) >= 10:
+        while len(sent) >= L.POLL_LEN:
             seq = sent[4]
-            self.uart.sent = sent = sent[10:]
-            self.uart.feed(frame(seq, [record(1, (3300, self.cell_mv, 3300, 3300), (200,))]))
+            self.uart.sent = sent = sent[L.POLL_LEN:]
+            self.uart.feed(frame(seq, [record(1, (3300, self.cell_mv, 3300, 3300), (200,),
+                                              current_ma=self.current_ma)]))
 
 
 def booted(cell_mv, start=0):
@@ -38,18 +43,20 @@ def booted(cell_mv, start=0):
     fresh(clock)
     world = World(clock, cell_mv)
     clock.on_sleep = world.step
+    clock.world = world
     return clock, main.bms.Bms(main.hw.Hardware(BD.validate(BOARD)), main.settings.Settings())
 
 
 def test_discharge_pre_alarm_then_atd_30_s_later_on_the_pins():
     clock, app = booted(3200, start=(1 << 30) - 5000)
-    main.run(app, clock, lambda: clock.elapsed < 200000 and app.protection.atd or clock.elapsed < 1000)
+    main.run(app, clock, lambda: clock.elapsed < 200000 and app.status.atd or clock.elapsed < 1000)
     pre = machine.pin_transitions(27)
     load = machine.pin_transitions(25)
     assert [v for _, v in pre] == [0, 1] and [v for _, v in load] == [0, 1, 0]
     lead = (load[2][0] - pre[1][0]) % (1 << 30)
     assert 30000 <= lead <= 30200, lead
-    assert app.protection.active_codes() == ["W-B01", "A-B01"]
+    assert app.status.active_codes() == ["W-B01", "A-B01"]
+    assert app.status.reason_list(C.PORT_ATD) == ["A-B01"] and app.status.atc
 
 
 def test_crash_leaves_outputs_safe():
@@ -65,7 +72,7 @@ def test_crash_leaves_outputs_safe():
         assert False, "no error"
     except ValueError:
         pass
-    assert machine.level(25) == 0 and machine.level(26) == 0
+    assert machine.level(25) == 0 and machine.level(26) == 0 and app.status.stopped
 
 
 def test_diag_status_output():
@@ -95,7 +102,7 @@ def test_a_crash_is_logged_with_its_traceback_and_the_log_stays_small():
     text = crashlog.read(path)
     assert "KeyError" in text and "sensor table" in text and "broken" in text
     assert len(text) <= crashlog.MAX_BYTES
-    assert app.stopped
+    assert app.status.stopped
     crashlog.clear(path)
     assert crashlog.read(path) == ""
 
@@ -109,3 +116,35 @@ def test_the_watchdog_is_fed_every_tick():
     assert len(feeds) == app.ticks
     gaps = [(b - a) % (1 << 30) for a, b in zip(feeds, feeds[1:])]
     assert max(gaps) == 100
+
+
+def test_commands_wait_for_the_tick_and_a_user_action_releases_the_latch():
+    clock, app = booted(2600)                  # the first reading: A-B01 at once
+    main.run(app, clock, lambda: clock.elapsed < 2000)
+    assert not app.status.atd
+    world = clock.world
+    world.cell_mv = 3300                       # relaxed, not recharged: still withdrawn
+    main.run(app, clock, lambda: clock.elapsed < 20000)
+    assert not app.status.atd and app.status.active_codes() == ["A-B01"]
+    app.inbox.post((I.SOFT_SWITCH, False))
+    assert app.status.soft_on                  # not until the tick
+    main.run(app, clock, lambda: clock.elapsed < 20500)
+    assert not app.status.soft_on and not app.status.atd
+    app.inbox.post((I.SOFT_SWITCH, True))      # off and on again: a user action
+    main.run(app, clock, lambda: clock.elapsed < 21000)
+    assert app.status.atd and machine.level(25) == 1
+    assert app.inbox.applied == 2 and app.inbox.last_error is None
+
+
+def test_the_status_record_after_ticks():
+    clock, app = booted(3300, start=(1 << 30) - 300)
+    world = clock.world
+    world.current_ma = -5000
+    main.run(app, clock, lambda: clock.elapsed < 2500)
+    st = app.status
+    assert st.ticks == 25 and st.uptime_s == 2 and not st.startup
+    assert st.batteries == 1 and st.expected_batteries == 1 and st.complete
+    assert st.current_ma == -5000 and st.current_known
+    assert st.atd and st.atc and st.active_codes() == [] and st.link_frames_ok == 3
+    for v in (st.uptime_s, st.reading_age_ms, st.current_ma, st.link_answered_pct):
+        assert type(v) is int

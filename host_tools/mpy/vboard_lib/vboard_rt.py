@@ -7,6 +7,7 @@ calls ``tick()`` every 100 ms.
 """
 import machine
 
+import link
 import mp_ring
 
 _state = {"app": None, "t": 0, "cells": [3300, 3301, 3302, 3303], "uart": None}
@@ -44,8 +45,8 @@ def tick():
     uart = _state["uart"]
     sent = uart.take_sent()
     i = 0
-    while i + 10 <= len(sent):
+    while i + link.POLL_LEN <= len(sent):      # each poll: POLL_LEN bytes, sequence at 4
         uart.feed(_answer(sent[i + 4]))
-        i += 10
+        i += link.POLL_LEN
     _state["t"] = (_state["t"] + 100) % (1 << 30)
     app.tick(_state["t"])

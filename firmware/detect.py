@@ -1,0 +1,163 @@
+"""Detectors: the state of every diagnosis row at this tick, from the tick's facts.
+
+``Detectors.evaluate(cid, obs, active)`` returns a ``qualifier`` state for row
+``cid`` of ``codes.TABLE``: ``HARD`` / ``TRIP`` / ``BAND`` / ``CLEAR`` from the
+row's thresholds, or ``HOLD`` when there is nothing to judge it on. Thresholds
+are the row's settings converted once per settings change to integers (mV,
+0.1 °C, 0.1 %, ms). Pure logic: no clock, no allocation per call.
+"""
+from array import array
+from micropython import const
+
+import bank as B
+import codes as C
+from qualifier import BAND, CLEAR, HARD, HOLD, TRIP
+
+# E-B09 (behaviour §7): the bank voltage fits no 12/24/48 V system.
+BANK_MIN_MV = const(9000)
+BANK_MAX_MV = const(60000)
+_NO_LIMIT = const(-(1 << 29))
+
+
+class Observation:
+    """The facts of one tick that diagnosis judges (filled by ``bms``).
+
+    ``bank``: the latest accepted ``bank.Bank`` with at least one battery, or
+    None. ``fresh``: it arrived this tick. ``stale``: it is older than
+    ``link_lost_warn_s``. ``complete``: every expected battery answered in it.
+    ``at_once``: decide data rules without their delay this tick (first reading,
+    a battery that the previous reading lacked, the first reading after A-B05).
+    ``link_state``: the link-health detector state (``link_health``).
+    ``no_battery``: E-B32's condition. ``soc_pct10``: SoC in 0.1 %, -1 unknown.
+    ``current_ma``: the bank current counted this tick, ``current_known``.
+    ``config_bad``: stored settings corrupt or missing (E-B31). ``implausible``:
+    the latest answer held a value outside its physical range (E-B11).
+    """
+
+    def __init__(self):
+        self.bank = None  # type: B.Bank | None
+        self.fresh = False
+        self.stale = False
+        self.complete = False
+        self.at_once = False
+        self.link_state = CLEAR
+        self.no_battery = False
+        self.soc_pct10 = -1
+        self.current_ma = 0
+        self.current_known = False
+        self.config_bad = False
+        self.implausible = False
+
+
+def is_data_row(det):
+    """Rows judged on the batteries' readings (decided at once on a new reading)."""
+    return C.D_CELL_LOW <= det <= C.D_BANK_LOW or C.D_BANK_RANGE <= det <= C.D_BATTERY_FAULT
+
+
+class Detectors:
+    """Per-row thresholds (``trip``, ``reset``, ``hard``, ``delay_ms``,
+    ``clear_ms``) and the evaluation of each row's detector."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        n = C.N_CODES
+        self.trip = array("i", bytes(4 * n))
+        self.reset = array("i", bytes(4 * n))
+        self.hard = array("i", bytes(4 * n))
+        self.delay_ms = array("i", bytes(4 * n))
+        self.clear_ms = array("i", bytes(4 * n))
+        self.version = -1
+        self.load()
+
+    def load(self):
+        """Convert the rows' settings to integers (call when settings changed)."""
+        s = self.settings
+        for cid in range(C.N_CODES):
+            row = C.TABLE[cid]
+            det = row[4]
+            if det == C.D_SOC_LOW:
+                self.trip[cid] = _pct10(s, row[5])
+                self.reset[cid] = self.trip[cid] + _pct10(s, row[6])
+                self.hard[cid] = _NO_LIMIT
+            else:
+                conv = s.deci_c if det == C.D_TEMP_HIGH or det == C.D_TEMP_LOW else s.mv
+                self.trip[cid] = conv(row[5]) if row[5] else 0
+                self.reset[cid] = conv(row[6]) if row[6] else 0
+                self.hard[cid] = conv(row[8]) if row[8] else _NO_LIMIT
+            self.delay_ms[cid] = s.ms(row[7]) if row[7] else 0
+            clear = row[9]
+            if clear == "delay":
+                self.clear_ms[cid] = self.delay_ms[cid]
+            else:
+                self.clear_ms[cid] = s.ms(clear) if clear else 0
+        self.version = s.version
+
+    def evaluate(self, cid, obs, active):
+        """The detector state of row ``cid``; ``active`` is the codes' active flags
+        (rows earlier in the table are already updated for this tick)."""
+        det = C.TABLE[cid][4]
+        b = obs.bank
+        if det <= C.D_BANK_LOW:
+            if det == C.D_NONE:
+                return CLEAR
+            if b is None:
+                return HOLD
+            if det == C.D_CELL_LOW:
+                return self._low(cid, b.cell_min_mv)
+            if det == C.D_CELL_HIGH:
+                return self._high(cid, b.cell_max_mv)
+            if det == C.D_TEMP_HIGH:
+                return self._high(cid, b.temp_max_dc)
+            if det == C.D_TEMP_LOW:
+                return self._low(cid, b.temp_min_dc)
+            return self._low(cid, b.cell_avg_mv)
+        if det == C.D_SOC_LOW:
+            level = self.trip[cid]
+            soc = obs.soc_pct10
+            if level <= 0 or soc < 0 or soc >= self.reset[cid]:
+                return CLEAR
+            return TRIP if soc <= level else BAND
+        if det == C.D_LINK:
+            return obs.link_state
+        if det == C.D_CONFIG:
+            return TRIP if obs.config_bad else CLEAR
+        if det == C.D_NO_BATTERY:
+            return TRIP if obs.no_battery else CLEAR
+        if det == C.D_BATTERY_FAULT:
+            if obs.implausible:
+                return TRIP
+            if b is None:
+                return HOLD
+            return TRIP if b.fault_count else CLEAR
+        if b is None:
+            return HOLD
+        # Bank checks judge only a complete, fresh reading: a missing battery is
+        # W-B05 / A-B05, never an invalid configuration.
+        if obs.stale or not obs.complete:
+            return HOLD
+        if det == C.D_BANK_RANGE:
+            mv = b.bank_mv
+            return TRIP if mv < BANK_MIN_MV or mv > BANK_MAX_MV else CLEAR
+        if det == C.D_UNEVEN:
+            return TRIP if b.topology == B.TOPOLOGY_UNEVEN_STRINGS else CLEAR
+        return TRIP if b.topology == B.TOPOLOGY_MIXED_CELLS else CLEAR
+
+    def _low(self, cid, v):
+        if v < self.hard[cid]:
+            return HARD
+        if v < self.trip[cid]:
+            return TRIP
+        return CLEAR if v >= self.reset[cid] else BAND
+
+    def _high(self, cid, v):
+        hard = self.hard[cid]
+        if hard != _NO_LIMIT and v > hard:
+            return HARD
+        if v > self.trip[cid]:
+            return TRIP
+        return CLEAR if v <= self.reset[cid] else BAND
+
+
+def _pct10(s, name):
+    # A % setting as 0.1 % integer steps.
+    return int(s.get(name) * 10 + 0.5)

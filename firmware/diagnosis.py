@@ -1,0 +1,118 @@
+"""Diagnosis: every row of the code table through its detector and the qualifier.
+
+Once per tick ``update(dt, obs)`` evaluates each row of ``codes.TABLE`` in table
+order (``detect``), qualifies it (``qualifier``) and applies the row's flags:
+
+- ``F_LEAD``: an under-voltage load disconnect waits until the pre-alarm has been
+  on for ``pre_alarm_lead_s`` (behaviour §1: at least 30 s), even past the hard
+  limit (which skips the delay and raises the pre-alarm at once), unless the
+  reading is decided at once after boot (docs/protection.md, the 30 s lead);
+- ``F_RECHARGE``: once active, the row clears only after evidence of recharge
+  (``recharge_current_a`` flowing for ``recharge_s``) or a user action
+  (``user_action()``: remote or soft switch off and on, ``diag.reset_alarms()``),
+  never on the cells relaxing alone (behaviour §7, A-B01: "loads back on when
+  recharged").
+
+``active`` (bytearray, one byte per code id) is the result; ``pre_alarm`` is true
+while a row with ``F_PRE_ALARM`` is active. No clock, no allocation per tick.
+"""
+from micropython import const
+
+import codes as C
+from detect import Detectors, is_data_row
+from qualifier import BAND, CLEAR, Qualifier
+
+_SATURATE_MS = const(1 << 28)
+
+
+class Diagnosis:
+    def __init__(self, settings):
+        self.settings = settings
+        self.detectors = Detectors(settings)
+        self.q = Qualifier(C.N_CODES)
+        self.active = self.q.active
+        self.pre_alarm = False
+        self.pre_ms = 0               # how long the pre-alarm has been on
+        self.recharged = False        # charge seen since the last under-voltage withdrawal
+        self.recharge_ms = 0
+        self._user_action = False
+        self._version = -1
+
+    def _load(self):
+        s = self.settings
+        if self.detectors.version != s.version:
+            self.detectors.load()
+        self._lead_ms = s.ms("pre_alarm_lead_s")
+        self._recharge_ma = s.milli("recharge_current_a")
+        self._recharge_need_ms = s.ms("recharge_s")
+        self._version = s.version
+
+    def user_action(self):
+        """A deliberate user action: latched under-voltage withdrawals are released
+        (the rules then judge the cells afresh, delays and lead included)."""
+        self._user_action = True
+
+    def update(self, dt, obs):
+        if self._version != self.settings.version:
+            self._load()
+        # The lead: how long the pre-alarm has been on, counted from the tick it came on.
+        self.pre_ms = _sat(self.pre_ms + dt) if self.pre_alarm else 0
+        self._update_recharge(dt, obs)
+        if self._user_action:
+            self._user_action = False
+            for cid in range(C.N_CODES):
+                if C.TABLE[cid][3] & C.F_RECHARGE:
+                    self.q.reset(cid)
+        q = self.q
+        det = self.detectors
+        a = self.active
+        # A fresh reading after A-B05 withdrew everything is decided at once.
+        at_once = obs.at_once or (obs.fresh and obs.bank is not None and a[C.A_B05])
+        pre = False
+        for cid in range(C.N_CODES):
+            row = C.TABLE[cid]
+            flags = row[3]
+            state = det.evaluate(cid, obs, a)
+            data = is_data_row(row[4])
+            if a[cid] and flags & C.F_RECHARGE and not self.recharged and state == CLEAR:
+                state = BAND          # relaxed, not recharged: hold the withdrawal
+            if q.step(cid, state, dt, det.delay_ms[cid], det.clear_ms[cid],
+                      data and obs.stale, data and at_once):
+                if (flags & C.F_LEAD and not (data and at_once)
+                        and self.pre_ms < self._lead_ms):
+                    pass              # the pre-alarm lead is not over yet
+                else:
+                    q.set_active(cid)
+                    if flags & C.F_RECHARGE:
+                        self.recharged = False
+                        self.recharge_ms = 0
+            if a[cid] and flags & C.F_PRE_ALARM:
+                pre = True
+        self.pre_alarm = pre
+
+    def _update_recharge(self, dt, obs):
+        # Evidence of recharge: the qualifier's up/down idea on the bank current.
+        if self.recharged:
+            return
+        if obs.current_known and obs.current_ma >= self._recharge_ma:
+            self.recharge_ms = _sat(self.recharge_ms + dt)
+        elif obs.current_known:
+            self.recharge_ms -= dt // 4
+            if self.recharge_ms < 0:
+                self.recharge_ms = 0
+        if self.recharge_ms >= self._recharge_need_ms:
+            self.recharged = True
+
+    def active_mask(self):
+        """The active codes as a bit mask (bit ``cid``)."""
+        m = 0
+        a = self.active
+        for cid in range(C.N_CODES):
+            if a[cid]:
+                m |= 1 << cid
+        return m
+
+
+def _sat(ms):
+    return ms if ms < _SATURATE_MS else _SATURATE_MS
+

@@ -1,0 +1,155 @@
+"""Link health: is the BMS still watching every battery? (docs/protection.md)
+
+Judged per poll, not per answer: when the link sends its next poll, the poll counts
+as *answered* when a complete reading (every expected battery) came back for it.
+The last ``WINDOW`` polls are kept as bits. The W-B05 detector is ``TRIP`` when
+no complete reading came for ``link_lost_warn_s`` or fewer than
+``link_warn_answered_pct`` of the window was answered, ``CLEAR`` once a complete
+reading is recent and at least ``link_clear_answered_pct`` was answered, ``BAND``
+between. So one good answer every 29 s cannot keep the link "healthy", and a
+link that loses one frame in three stays usable.
+
+It also tells diagnosis what a reading means: ``fresh``, ``stale`` (older than
+``link_lost_warn_s``), ``complete``, ``at_once`` (the first reading, or one with a
+battery the previous reading lacked) and E-B32's ``no_battery``. Pure logic:
+``update(dt, link, fresh)`` once per tick, no allocation.
+"""
+from array import array
+from micropython import const
+
+from bank import MAX_BATTERIES
+from qualifier import BAND, CLEAR, TRIP
+
+WINDOW = const(20)
+_MASK = const((1 << 20) - 1)
+_SATURATE_MS = const(1 << 28)
+
+
+class LinkHealth:
+    def __init__(self, settings):
+        self.settings = settings
+        self.expected = 0            # batteries learned (most seen; diag.accept_bank resets)
+        self.ever_read = False       # a reading with batteries since boot
+        self.empty_ring = False      # the latest reading had no battery
+        self.age_ms = 0              # since the latest reading with batteries
+        self.complete_age_ms = 0     # since the latest complete reading
+        self.boot_ms = 0
+        self.history = 0             # bit i: poll i polls ago was answered
+        self.polls = 0               # polls judged (saturates at WINDOW)
+        self.answered = 0            # answered polls in the window
+        self.complete = False
+        self.stale = False
+        self.at_once = False
+        self.state = CLEAR
+        self._answered_now = False
+        self._polls_seen = -1
+        self._prev_count = 0
+        self._prev_hash = array("i", bytes(4 * MAX_BATTERIES))
+        self._version = -1
+
+    def _load(self):
+        s = self.settings
+        self._warn_ms = s.ms("link_lost_warn_s")
+        self._warn_n = s.get("link_warn_answered_pct") * WINDOW // 100
+        self._clear_n = (s.get("link_clear_answered_pct") * WINDOW + 99) // 100
+        self._version = s.version
+
+    def accept_bank(self):
+        """Forget the learned battery count (after a battery was removed on purpose)."""
+        self.expected = 0
+
+    def update(self, dt, link, fresh):
+        if self._version != self.settings.version:
+            self._load()
+        self.at_once = False
+        self.boot_ms = _sat(self.boot_ms + dt)
+        self.age_ms = _sat(self.age_ms + dt)
+        self.complete_age_ms = _sat(self.complete_age_ms + dt)
+        if link.seq != self._polls_seen:
+            # A new poll went out (its sequence number changed): judge the previous one.
+            if self._polls_seen >= 0 and self.ever_read:
+                self._judge(self._answered_now)
+            self._polls_seen = link.seq
+            self._answered_now = False
+        if fresh:
+            b = link.bank
+            self.empty_ring = b.count == 0
+            if b.count:
+                if not self.ever_read:
+                    self.at_once = True
+                elif self._new_battery(b):
+                    self.at_once = True
+                self.ever_read = True
+                self.age_ms = 0
+                if b.count >= self.expected:
+                    self.expected = b.count
+                    self.complete_age_ms = 0
+                    self._answered_now = True
+                self._remember(b)
+            else:
+                self._prev_count = 0
+        self.complete = self.ever_read and link.bank.count >= self.expected and link.bank.count > 0
+        self.stale = self.age_ms >= self._warn_ms
+        self.state = self._state()
+
+    def _judge(self, answered):
+        self.history = ((self.history << 1) | (1 if answered else 0)) & _MASK
+        if self.polls < WINDOW:
+            self.polls += 1
+        n = 0
+        h = self.history
+        while h:
+            n += h & 1
+            h >>= 1
+        self.answered = n
+
+    def _state(self):
+        if not self.ever_read:
+            return CLEAR
+        if self.complete_age_ms >= self._warn_ms:
+            return TRIP
+        # Judge the share only over polls since the first reading.
+        polls = self.polls
+        if polls < WINDOW:
+            missed = polls - self.answered
+            answered = WINDOW - missed
+        else:
+            answered = self.answered
+        if answered < self._warn_n:
+            return TRIP
+        return CLEAR if answered >= self._clear_n else BAND
+
+    def answered_pct(self):
+        """Share of the judged polls (up to the last ``WINDOW``) that were answered, in %."""
+        return 100 if self.polls == 0 else self.answered * 100 // self.polls
+
+    def no_battery(self):
+        """E-B32: nothing answered since boot for ``link_lost_warn_s``, or the ring
+        answers with no battery (judged with A-B05 by diagnosis)."""
+        return not self.ever_read and self.boot_ms >= self._warn_ms
+
+    def _new_battery(self, b):
+        # Ring order is physical: batteries that drop out leave the others in the
+        # same order, so without a new one the reading is a subsequence of the
+        # previous one (by serial hash). Linear, no allocation.
+        h = self._prev_hash
+        j = 0
+        n = self._prev_count
+        for i in range(b.count):
+            x = b.serial_hash[i]
+            while j < n and h[j] != x:
+                j += 1
+            if j == n:
+                return True
+            j += 1
+        return False
+
+    def _remember(self, b):
+        self._prev_count = b.count
+        h = self._prev_hash
+        for i in range(b.count):
+            h[i] = b.serial_hash[i]
+
+
+def _sat(ms):
+    return ms if ms < _SATURATE_MS else _SATURATE_MS

@@ -1,0 +1,88 @@
+"""The status record: the one place every reader takes the BMS's state from.
+
+The control tick fills one preallocated ``Status`` at its end; the REPL
+diagnostics, the simulator's trace and (later) Bluetooth read it and nothing
+else of the core. Readers never write it. Units in the names; integers only.
+"""
+from array import array
+
+import codes as C
+
+
+class Status:
+    """Fields after each tick:
+
+    - ``ticks``, ``uptime_s``; ``stopped`` (the loop ended on an error);
+    - ``startup`` (no reading with batteries since boot);
+    - ``allowed`` (bytearray per ``codes.PORT_*``: 1 = allowed), ``reasons``
+      (array of reason masks per port: ``codes.reason_names`` reads them);
+      ``atc`` / ``atd`` as properties;
+    - ``active`` (bytearray per code id, the diagnosis's own), ``pre_alarm``
+      (logical, after ``pre_alarm_usage``), ``pre_alarm_out`` (the pin, after
+      continuous / intermittent shaping), ``led_on``;
+    - ``remote_on``, ``remote_terminal_on``, ``remote_state`` (``inputs.REMOTE_*``),
+      ``soft_on``;
+    - ``bank`` (the latest reading with batteries, a ``bank.Bank``, or None),
+      ``batteries`` (in the latest reading, 0 before the first),
+      ``expected_batteries``, ``reading_age_ms``, ``complete``,
+      ``readings_at_once`` (readings decided without delay or lead since boot:
+      the first one, ones with a battery the previous reading lacked);
+    - ``current_ma`` (+ = charging), ``current_known``, ``current_source``
+      (``inputs.SOURCE_*``);
+    - ``soc_pct10`` (-1 unknown), ``consumed_mah``, ``ttg_min`` (-1 none),
+      ``synchronisations``, ``balancer`` (``balancer.*``);
+    - ``link_frames_ok``, ``link_rejected``, ``link_answered_pct``, ``link_seq``,
+      ``link_errors`` (the link's counters per cause, ``link.ERROR_NAMES``).
+    """
+
+    def __init__(self):
+        self.ticks = 0
+        self.uptime_s = 0
+        self.stopped = False
+        self.startup = True
+        self.allowed = bytearray(C.N_PORTS)
+        self.reasons = array("i", bytes(4 * C.N_PORTS))
+        self.active = bytearray(C.N_CODES)
+        self.pre_alarm = False
+        self.pre_alarm_out = False
+        self.led_on = False
+        self.remote_on = True
+        self.remote_terminal_on = True
+        self.remote_state = 0
+        self.soft_on = True
+        self.bank = None
+        self.batteries = 0
+        self.expected_batteries = 0
+        self.reading_age_ms = 0
+        self.complete = False
+        self.readings_at_once = 0
+        self.current_ma = 0
+        self.current_known = False
+        self.current_source = 0
+        self.soc_pct10 = -1
+        self.consumed_mah = 0
+        self.ttg_min = -1
+        self.synchronisations = 0
+        self.balancer = 0
+        self.link_frames_ok = 0
+        self.link_rejected = 0
+        self.link_answered_pct = 100
+        self.link_seq = 0
+        self.link_errors = None  # type: array | None
+
+    @property
+    def atc(self):
+        return self.allowed[C.PORT_ATC] == 1
+
+    @property
+    def atd(self):
+        return self.allowed[C.PORT_ATD] == 1
+
+    def reason_list(self, port):
+        """Why ``port`` (``codes.PORT_*``) is withdrawn: a list of str, empty when
+        allowed. Allocates: for readers, not the tick."""
+        return C.reason_names(self.reasons[port])
+
+    def active_codes(self):
+        """Active code texts in table order (a list of str). Allocates."""
+        return [C.text(cid) for cid in range(C.N_CODES) if self.active[cid]]

@@ -1,0 +1,5 @@
+import sys
+
+from host_tools.sim.console import main
+
+sys.exit(main())

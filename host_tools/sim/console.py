@@ -1,0 +1,123 @@
+"""What a person sees of a run: each change as a line, a live table, the command line.
+
+``python -m host_tools.sim SCENARIO [--trace FILE] [--interpreter micropython]``
+runs one scenario (docs/scenarios.md) and exits 0 only if every expectation held.
+"""
+import argparse
+import sys
+import time
+
+CHANGES = (("atd", "ATD (load disconnect)", "atd_reasons"),
+           ("atc", "ATC (charge disconnect)", "atc_reasons"),
+           ("pre_alarm", "pre-alarm", None),
+           ("remote_on", "remote", None))
+
+
+class Console:
+    """Prints change lines (kept in ``events``) and, when ``live``, a rich table."""
+
+    def __init__(self, title, echo=print, live=False):
+        self.title = title
+        self.echo = echo or (lambda *a: None)
+        self.live = live
+        self.events = []
+        self._live = None
+        self._ctx = None
+        self._last_wall = 0.0
+
+    def start(self, first_rec):
+        if self.live:
+            from rich.live import Live
+            self._ctx = Live(self._table(first_rec), refresh_per_second=5)
+            self._live = self._ctx.__enter__()
+
+    def stop(self, last_rec):
+        if self._ctx is not None:
+            self._ctx.update(self._table(last_rec))
+            self._ctx.__exit__(None, None, None)
+            self._ctx = self._live = None
+
+    def say(self, t_ms, text):
+        line = "%9.1f s  %s" % (t_ms / 1000.0, text)
+        self.events.append(line)
+        if self._live is not None:
+            self._live.console.print(line, markup=False, highlight=False)
+        else:
+            self.echo(line)
+
+    def changes(self, prev, rec, C):
+        """Say what changed between two trace records, with the codes' meanings."""
+        t_ms = int(round(rec["t_s"] * 1000))
+        for field, name, why_key in CHANGES:
+            if prev is not None and rec[field] == prev[field]:
+                continue
+            state = ("on" if rec[field] else "off") if why_key is None else ("allowed" if rec[field] else "WITHDRAWN")
+            why = rec[why_key] if why_key else [c for c in rec["codes"] if C.drives_pre_alarm(C.code_id(c))]
+            detail = ", ".join("%s %s" % (w, C.meaning(C.code_id(w))) if w[1:2] == "-" else w for w in why)
+            self.say(t_ms, "%-24s %-9s %s" % (name, state, ("(" + detail + ")") if detail else ""))
+        old = set(prev["codes"]) if prev else set()
+        for c in rec["codes"]:
+            if c not in old:
+                self.say(t_ms, "code %s raised: %s" % (c, C.meaning(C.code_id(c))))
+        for c in sorted(old - set(rec["codes"])):
+            self.say(t_ms, "code %s cleared" % c)
+
+    def refresh(self, rec):
+        now = time.monotonic()
+        if self._live is not None and now - self._last_wall >= 0.2:
+            self._last_wall = now
+            self._live.update(self._table(rec))
+
+    def _table(self, rec):
+        from rich.table import Table
+        t = Table(title=self.title, expand=False)
+        for col in ("t", "bank V", "I A", "SoC", "SoC*", "cell min..max V", "true min..max V", "T C", "ATC", "ATD",
+                    "pre-alarm", "remote", "link", "codes"):
+            t.add_column(col)
+        fmt = lambda v, f: "-" if v is None else f % v
+        t.add_row(fmt(rec["t_s"], "%.0f s"), fmt(rec["bank_v"], "%.2f"), fmt(rec["current_a"], "%.1f"),
+                  "unknown" if rec["soc_pct"] is None else "%.1f %%" % rec["soc_pct"],
+                  "%.1f %%" % rec["sim_soc_pct"],
+                  "-" if rec["cell_min_v"] is None else "%.3f..%.3f" % (rec["cell_min_v"], rec["cell_max_v"]),
+                  "%.3f..%.3f" % (rec["sim_cell_min_v"], rec["sim_cell_max_v"]),
+                  fmt(rec["temp_min_c"], "%.1f"), "yes" if rec["atc"] else "NO", "yes" if rec["atd"] else "NO",
+                  "ON" if rec["pre_alarm"] else "off", "on" if rec["remote_on"] else "OFF",
+                  "%d %%" % rec["link_answered_pct"], " ".join(rec["codes"]) or "-")
+        t.caption = "SoC, cells: what the firmware believes; SoC*, true: the simulator's truth"
+        return t
+
+
+def main(argv=None):
+    from host_tools import scenario as scen
+    from host_tools.sim.runner import Simulation
+    ap = argparse.ArgumentParser(prog="python -m host_tools.sim", description=__doc__.split("\n\n")[0])
+    ap.add_argument("scenario", help="scenario TOML file (docs/scenarios.md)")
+    ap.add_argument("--trace", help="write the JSONL trace here (docs/trace.md)")
+    ap.add_argument("--link", choices=("pty", "memory"), default="pty",
+                    help="serve the ring over a pseudo-terminal (default) or in memory")
+    ap.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython",
+                    help="run the firmware under CPython (default) or inside MicroPython 1.27 (WebAssembly)")
+    ap.add_argument("--live", choices=("auto", "yes", "no"), default="auto",
+                    help="live status table (default: when stdout is a terminal)")
+    args = ap.parse_args(argv)
+    try:
+        sc = scen.load(args.scenario)
+    except (OSError, scen.ScenarioError) as e:
+        print("scenario error: %s" % e, file=sys.stderr)
+        return 2
+    live = sys.stdout.isatty() if args.live == "auto" else args.live == "yes"
+    sim = Simulation(sc, trace_path=args.trace, link=args.link, live=live, interpreter=args.interpreter)
+    wall = time.monotonic()
+    ok = sim.run()
+    wall = time.monotonic() - wall
+    print()
+    if sim.app is not None:
+        import diag
+        diag.status(sim.app)
+        print()
+    print("simulated %.0f s in %.1f s of wall time; %d trace records%s" % (
+        sim.clock.elapsed_ms / 1000, wall, len(sim.trace), (" -> " + args.trace) if args.trace else ""))
+    for f in sim.failures:
+        print("FAILED: " + f)
+    print("scenario %s: %s" % (sc["name"], "PASSED" if ok else "FAILED"))
+    return 0 if ok else 1

@@ -1,0 +1,324 @@
+"""The runner: the firmware's own loop against the world, on a virtual clock.
+
+The firmware is built as ``main.build`` builds it on the board (board file,
+settings, persistence on an in-memory flash: ``sim_driver.build``) and runs its
+own ``main.run`` loop; each ``sleep_ms`` of the loop's clock moves the world
+(``world``), runs the scenario's steps, serves the ring through the faults
+(``faults``) and records the trace (``trace``). Under ``--interpreter
+micropython`` the same loop runs inside MicroPython in lockstep.
+"""
+import json
+import os
+
+import host_tools
+from host_tools import ring, scenario as scen
+from host_tools.vclock import VirtualClock
+
+from .console import Console
+from .faults import Faults
+from .links import InBandLink, MemoryLink, MicroPythonFirmware, PtyLink
+from .trace import CHANGE_KEYS, SAMPLE_MS, TraceWriter, add_truth, empty_snapshot, integrity_failures, record
+from .world import World
+
+DEFAULT_BOARD = "esp32-devkitc"
+START_TICKS_MS = (1 << 30) - 600_000   # ticks_ms wraps 10 minutes into every run
+COMMAND_KEYS = ("soft_switch", "settings", "set_soc_pct", "reset_alarms")
+
+
+class Simulation:
+    """One scenario run. ``run()`` returns True when every expectation held.
+
+    After the run: ``trace`` (list of dicts), ``failures`` (list of str),
+    ``events`` (printed change lines), ``app`` (the firmware ``Bms`` under CPython).
+    """
+
+    def __init__(self, sc, trace_path=None, link="pty", echo=print, live=False, interpreter="cpython"):
+        self.sc = sc
+        self.interpreter = interpreter
+        self.trace_path = trace_path
+        self.link_kind = link
+        self.failures = []
+        self.console = Console(sc.get("name", "scenario"), echo, live)
+        self.events = self.console.events
+
+    # ----- set-up ---------------------------------------------------------
+    def _setup(self):
+        sc = self.sc
+        board_file = host_tools.board_path(sc.get("board", DEFAULT_BOARD))
+        with open(board_file) as f:
+            chip = json.load(f)["chip"]
+        self.clock = VirtualClock(sc.get("start_ticks_ms", START_TICKS_MS), self._advance)
+        self.pm = host_tools.use_firmware(chip, self.clock)
+        import board as fw_board
+        import codes as fw_codes
+        import settings as fw_settings
+        from host_tools.mpy import sim_driver
+        self.C = fw_codes
+        self.sim_driver = sim_driver
+        self.board = fw_board.load(board_file)
+        u = self.board["link_uart"]
+        self.baudrate = u["baudrate"]
+        self.settings = fw_settings.Settings()
+        if sc.get("settings"):
+            self.settings.update(sc["settings"])    # checked here in both modes: a bad value stops the run
+        # A copy that checks each step's settings before they are sent to the firmware.
+        self._check_settings = fw_settings.Settings()
+        self._check_settings.update(dict((n, self.settings.get(n)) for n in self.settings.names()))
+        bank_kw = sc.get("bank", {})
+        self.world = World(bank_kw)
+        self.bank = self.world.bank
+        self.faults = Faults(bank_kw.get("seed", 1))
+        self._reply = {}
+        self._msg = None
+        self._snap_frames = 0
+        self.mp = None
+        self.app = None
+        if self.interpreter == "micropython":
+            self.link = InBandLink()
+            self.mp = MicroPythonFirmware()
+        else:
+            self.link = (PtyLink if self.link_kind == "pty" else MemoryLink)(self.pm, u["id"], u["baudrate"])
+        self._apply_remote()
+        if self.mp is None:
+            self.app = sim_driver.build(self.board, self.settings)
+        self.out_pins = {}
+        for name, o in self.board["outputs"].items():
+            self.out_pins[name] = (o["pin"], o.get("active_high", True))
+        self.pending = []         # (due elapsed ms, bytes) responses on their way
+        self.sent_cells = {}      # seq -> [(cells, temps)] as encoded, before any corruption
+        self._rxbuf = bytearray()
+        self._step = 0
+        self._step_since_ms = 0
+        self._event_seen_ms = None
+        self._prev = None
+        self._before = None
+        self._end_ms = int(sc["duration_s"] * 1000)
+        self._finish_ms = None
+
+    # ----- the world moves while the firmware sleeps ----------------------
+    def _out_on(self, name):
+        if self.mp is not None:
+            return self._msg["outputs"].get(name, False)
+        if name not in self.out_pins:
+            return False
+        pin, active_high = self.out_pins[name]
+        return self.pm.level(pin) == (1 if active_high else 0)
+
+    def _set_adc(self, pin, mv):
+        if self.mp is not None:
+            self._reply.setdefault("adc", {})[str(pin)] = mv
+        else:
+            self.pm.set_adc_mv(pin, mv)
+
+    def _apply_remote(self):
+        l_mv, h_mv = self.world.remote_mv()
+        ins = self.board["inputs"]
+        self._set_adc(ins["remote_l"]["adc_pin"], int(l_mv * 1000 / ins["remote_l"]["divider_x1000"]))
+        self._set_adc(ins["remote_h"]["adc_pin"], int(h_mv * 1000 / ins["remote_h"]["divider_x1000"]))
+
+    def _advance(self, dt_ms):
+        t_ms = self.clock.elapsed_ms - dt_ms   # the firmware ticked at this time
+        self._observe(t_ms)
+        self._run_steps(t_ms)
+        current = self.world.step(dt_ms, t_ms, self._out_on("charge_disconnect"), self._out_on("load_disconnect"))
+        self._apply_remote()
+        cur = self.board.get("current", {})
+        if cur.get("source") == "shunt":
+            # The shunt amplifier's output, with the sensor error the scenario sets.
+            seen_a = current * self.bank.gain + self.bank.offset_a
+            self._set_adc(cur["adc_pin"], int((cur["zero_uv"] + seen_a * cur["uv_per_a"]) / 1000))
+        self._serve_ring(t_ms)
+        self._deliver(self.clock.elapsed_ms)
+
+    def _serve_ring(self, t_ms):
+        self._rxbuf += self.link.take_sent()
+        frames, used = ring.split_stream(self._rxbuf)
+        del self._rxbuf[:used]
+        for fr in frames:
+            out = self._through_ring(fr, t_ms)
+            if out is None:
+                continue
+            latency_ms = 1 + len(out) * 10 * 1000 // self.baudrate + len(self.bank.batteries)
+            self.pending.append((t_ms + latency_ms, out))
+
+    def _through_ring(self, fr, t_ms):
+        f = self.faults
+        if f.on("unplug"):
+            return None
+        try:
+            _, _, seq, _, _ = ring.parse(fr)
+        except ValueError:
+            return None
+        out = fr
+        snap = []
+        missing = f.missing()
+        if missing is not None:
+            for i, b in enumerate(self.bank.batteries):
+                if i in missing:
+                    continue
+                cells = self.world.reported_cells(b)
+                temps = [int(round(t * 10)) for t in b.temps_c]
+                snap.append((cells, temps))
+                out = ring.forward(out, lambda addr, b=b, cells=cells, temps=temps: ring.record(
+                    addr, b.serial, int(b.capacity_ah), b.fw_version, sum(cells),
+                    int(round(self.bank.reported_current_a(b) * 1000)), b.flags, b.series_pos, cells, temps))
+                if out is None:
+                    return None
+        self.sent_cells[seq] = snap
+        if len(self.sent_cells) > 8:
+            del self.sent_cells[min(self.sent_cells, key=lambda k: (k - seq) % 256 or 256)]
+        return f.answer(out, seq, t_ms)
+
+    def _deliver(self, now_ms):
+        due = [p for p in self.pending if p[0] <= now_ms]
+        if due:
+            self.pending = [p for p in self.pending if p[0] > now_ms]
+            self.link.deliver(b"".join(d for _, d in due))
+
+    # ----- steps ----------------------------------------------------------
+    def _run_steps(self, t_ms):
+        steps = self.sc["step"]
+        while self._step < len(steps):
+            st = steps[self._step]
+            waited = t_ms - self._step_since_ms
+            if "t_s" in st:
+                ready = t_ms >= st["t_s"] * 1000
+            elif "wait_s" in st:
+                ready = waited >= st["wait_s"] * 1000
+            elif "until" in st:
+                if self._event_seen_ms is None and self._happened(st["until"]):
+                    self._event_seen_ms = t_ms
+                ready = self._event_seen_ms is not None and t_ms - self._event_seen_ms >= st.get("delay_s", 0) * 1000
+            else:
+                ready = True
+            if not ready:
+                if "timeout_s" in st and waited > st["timeout_s"] * 1000:
+                    self.failures.append("step %d (%s) did not happen within %s s" % (
+                        self._step + 1, st.get("until", st.get("note", "")), st["timeout_s"]))
+                    self._finish_ms = t_ms
+                return
+            self._apply_step(st, t_ms)
+            self._step += 1
+            self._step_since_ms = t_ms
+            self._event_seen_ms = None
+        if self._finish_ms is None and "end_after_s" in self.sc:
+            self._finish_ms = t_ms + int(self.sc["end_after_s"] * 1000)
+
+    def _happened(self, until):
+        """True when the event happened at this tick: an edge, not a level, so a
+        state that already held when the step began does not count."""
+        r, before = self._prev, self._before
+        if r is None or before is None:
+            return False
+        if until.startswith("code:"):
+            return until[5:] in r["codes"] and until[5:] not in before["codes"]
+        if until == "soc_known":
+            return r["soc_pct"] is not None and before["soc_pct"] is None
+        if until == "synchronised":
+            return r["synchronisations"] > before["synchronisations"]
+        if until.startswith("soc_below:"):
+            level = float(until[10:])
+            return (r["soc_pct"] is not None and r["soc_pct"] <= level
+                    and (before["soc_pct"] is None or before["soc_pct"] > level))
+        field, _, edge = until.rpartition("_")
+        want = edge == "on"
+        return r[field] == want and before[field] != want
+
+    def _apply_step(self, st, t_ms):
+        self.world.apply_step(st, t_ms)
+        self.faults.apply_step(st)
+        if "settings" in st:
+            self._check_settings.update(st["settings"])
+        cmds = dict((k, st[k]) for k in COMMAND_KEYS if k in st)
+        if self.mp is not None:
+            self._reply.update(cmds)
+        elif cmds:
+            self.sim_driver.apply_commands(self.app, cmds)
+        if st.get("note"):
+            self.console.say(t_ms, "step: " + st["note"])
+
+    # ----- what the firmware shows ----------------------------------------
+    def _snapshot(self):
+        if self.mp is not None:
+            return self._msg["snap"]
+        snap = self.sim_driver.snapshot(self.app, self._snap_frames)
+        self._snap_frames = self.app.status.link_frames_ok
+        return snap
+
+    def _observe(self, t_ms):
+        snap = self._snapshot()
+        self._last_snap = snap
+        rec = record(t_ms, snap)
+        self.failures += integrity_failures(t_ms, snap, self.sent_cells)
+        prev = self._prev
+        changed = prev is None or any(rec[k] != prev[k] for k in CHANGE_KEYS)
+        if changed or t_ms % SAMPLE_MS == 0:
+            self._trace.add(add_truth(rec, self.world))
+            self.console.refresh(rec)
+        if changed:
+            self.console.changes(prev, rec, self.C)
+        self._before, self._prev = self._prev, rec
+
+    @property
+    def trace(self):
+        return self._trace.records
+
+    # ----- run --------------------------------------------------------------
+    def _keep_going(self):
+        t = self.clock.elapsed_ms
+        if self._finish_ms is not None and t >= self._finish_ms:
+            return False
+        return t < self._end_ms
+
+    def run(self):
+        if self.trace_path:
+            os.makedirs(os.path.dirname(os.path.abspath(self.trace_path)), exist_ok=True)
+        self._trace = TraceWriter(self.trace_path)
+        self._setup()
+        import main as fw_main
+        try:
+            self.console.start(add_truth(record(0, empty_snapshot()), self.world))
+            if self.mp is None:
+                fw_main.run(self.app, self.clock, self._keep_going)
+            else:
+                self._run_micropython()
+            self._observe(self.clock.elapsed_ms)   # the state after the last tick
+        finally:
+            if self.trace:
+                self.console.stop(self.trace[-1])
+            self._trace.close()
+            self.link.close()
+            if self.mp is not None:
+                self.mp.close()
+        if self._step < len(self.sc["step"]):
+            self.failures.append("the scenario ended (duration_s %s) before step %d ran"
+                                 % (self.sc["duration_s"], self._step + 1))
+        import link as fw_link
+        snap = self._last_snap
+        errors = {name: snap["errors"][i] for i, name in enumerate(fw_link.ERROR_NAMES)}
+        errors["frames_ok"] = snap["frames_ok"]
+        self.link_errors = errors
+        self.failures += scen.evaluate(self.sc, self.trace, errors)
+        return not self.failures
+
+    def _run_micropython(self):
+        """Lockstep: the firmware's main.run inside MicroPython sends a message from
+        each sleep; the world advances here, and the reply carries it back."""
+        config = {"board": self.board, "settings": self.sc.get("settings", {}),
+                  "start_ticks": self.clock.ticks_ms(), "adc": self._reply.pop("adc", {})}
+        self._msg = self.mp.start(config)
+        while True:
+            self.link.sent = bytes.fromhex(self._msg["sent"])
+            self._reply = {}
+            self.clock.advance(self._msg["sleep_ms"])      # calls _advance: the world moves
+            go = self._keep_going()
+            self._reply["rx"] = bytes(self.link.rx).hex()
+            self._reply["go"] = go
+            self.link.rx = bytearray()
+            last = self._msg
+            self._msg = self.mp.exchange(self._reply)
+            if not go:
+                if not self._msg.get("done"):
+                    raise RuntimeError("the firmware loop under MicroPython did not stop when told")
+                self._msg = last          # the state after the last tick
+                break

@@ -1,0 +1,151 @@
+"""A whole BMS (``bms.Bms`` on the pin mock, the real link) with a ring of
+simulated batteries that answers its polls, for unit tests at the tick level.
+
+Times are ms since the rig's start; the tick counter starts ``start`` ms before
+the ``ticks_ms`` wrap (default: it wraps 5 s in). A poll the BMS sends at a tick
+is answered before the next tick (by ``host_tools.ring``, the independent
+encoder), so a reading arrives one tick after its poll: with ticks every 100 ms,
+polls go out at 0, 1000, 2000 ... and readings arrive at 100, 1100, 2100 ...
+"""
+import host_tools
+from host_tools import ring
+from host_tools.vclock import TICKS_PERIOD, VirtualClock
+
+# ADC levels at the remote L / H pins (mV at the pin; the divider is 22.277):
+REMOTE = {
+    "loop": (300, 300),     # L and H joined: both near half the bank voltage
+    "open": (597, 0),       # nothing connected: L pulled up to the bank, H down
+    "l_low": (10, 0),       # L to battery minus
+    "h_high": (597, 597),   # H to battery plus
+}
+POLL_LEN = len(ring.poll(0))
+
+
+class Battery:
+    """One simulated battery; change its fields between ticks. ``present=False``:
+    it does not answer (the ring's frame comes back without its record)."""
+
+    def __init__(self, cells=(3300, 3300, 3300, 3300), temps=(200,), spos=1, current_ma=0, flags=0,
+                 serial="SN1", capacity_ah=100, present=True):
+        self.cells = tuple(cells)
+        self.temps = tuple(temps)
+        self.spos = spos
+        self.current_ma = current_ma
+        self.flags = flags
+        self.serial = serial
+        self.capacity_ah = capacity_ah
+        self.present = present
+
+    def record(self, addr):
+        return ring.record(addr, self.serial, self.capacity_ah, 0x0104, sum(self.cells), self.current_ma,
+                           self.flags, self.spos, list(self.cells), list(self.temps))
+
+
+class Rig:
+    """``Rig(batteries=1, start=5000, board="esp32-devkitc", profile=None, **settings)``.
+
+    ``batteries``: a count (in parallel, serials SN1, SN2, ...) or a list of
+    ``Battery``. ``answer``: True, False, or ``f(poll_number)`` (1 for the first
+    poll) saying whether the ring answers that poll. ``remote``: a key of ``REMOTE``.
+    """
+
+    def __init__(self, batteries=1, start=5000, board="esp32-devkitc", profile=None, answer=True,
+                 remote="loop", settings=None, **overrides):
+        self.clock = VirtualClock(TICKS_PERIOD - start, self._on_sleep)
+        self.pm = host_tools.use_firmware("esp32", self.clock)
+        import bms
+        import board as board_mod
+        import hw
+        from settings import Settings
+        self.s = settings or Settings()
+        if overrides:
+            self.s.update(overrides)
+        self.uart = self.pm.MemoryBackend()
+        b = board_mod.load(host_tools.board_path(board))
+        self.pm.attach_uart(b["link_uart"]["id"], self.uart)
+        self.pins = dict((name, o["pin"]) for name, o in b["outputs"].items())
+        if isinstance(batteries, int):
+            batteries = [Battery(serial="SN%d" % (i + 1)) for i in range(batteries)]
+        self.batteries = batteries
+        self.answer = answer
+        self.polls = 0
+        self.answered = 0
+        self.set_remote(remote)
+        if profile is None:
+            self.app = bms.Bms(hw.Hardware(b), self.s)
+        else:
+            self.app = bms.Bms(hw.Hardware(b), self.s, None, profile)
+        self.st = self.app.status
+        self.t = None
+
+    # ----- the world ------------------------------------------------------
+    def set_remote(self, name):
+        l_mv, h_mv = REMOTE[name]
+        self.pm.set_adc_mv(34, l_mv)
+        self.pm.set_adc_mv(35, h_mv)
+
+    def set_cells(self, *mv, battery=0):
+        self.batteries[battery].cells = tuple(mv)
+
+    def set_cell(self, mv, battery=0, index=1):
+        """One cell of one battery at ``mv``, the others as they were."""
+        c = list(self.batteries[battery].cells)
+        c[index] = mv
+        self.batteries[battery].cells = tuple(c)
+
+    def serve(self):
+        """Answer every poll the BMS has sent since the last call."""
+        sent = self.uart.take_sent()
+        for i in range(0, len(sent) - POLL_LEN + 1, POLL_LEN):
+            seq = ring.parse(sent[i:i + POLL_LEN])[2]
+            self.polls += 1
+            ans = self.answer(self.polls) if callable(self.answer) else self.answer
+            if ans:
+                self.answered += 1
+                recs = [b for b in self.batteries if b.present]
+                self.uart.feed(ring.frame(seq, [b.record(k + 1) for k, b in enumerate(recs)]))
+
+    def _on_sleep(self, ms):
+        self.serve()
+
+    # ----- time -------------------------------------------------------------
+    def at(self, ms):
+        """One control tick at ``ms`` after the start; returns the status record."""
+        self.clock.elapsed_ms = ms
+        self.app.tick(self.clock.ticks_ms())
+        self.t = ms
+        self.serve()
+        return self.st
+
+    def run(self, to_ms, step=100):
+        """Tick every ``step`` ms after the last tick up to ``to_ms`` inclusive."""
+        t = 0 if self.t is None else self.t + step
+        while t <= to_ms:
+            self.at(t)
+            t += step
+        return self.st
+
+    def run_for(self, ms, step=100):
+        return self.run((0 if self.t is None else self.t) + ms, step)
+
+    def until(self, pred, limit_ms, step=100):
+        """Tick until ``pred(status)`` holds; return the time, or None after ``limit_ms`` more."""
+        end = (0 if self.t is None else self.t) + limit_ms
+        while self.t is None or self.t < end:
+            self.at(0 if self.t is None else self.t + step)
+            if pred(self.st):
+                return self.t
+        return None
+
+    def level(self, output):
+        """The pin level of a board output (``"load_disconnect"``, ...)."""
+        return self.pm.level(self.pins[output])
+
+    def transitions(self, output):
+        """[(ms since the start, level)] of one output's pin."""
+        return [((t - self.clock._start) % TICKS_PERIOD, v) for t, v in self.pm.pin_transitions(self.pins[output])]
+
+
+def codes(st):
+    """The active codes of a status record, as a list of str."""
+    return st.active_codes()

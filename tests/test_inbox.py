@@ -1,0 +1,173 @@
+"""firmware/inbox.py: commands posted from the REPL wait for the control tick, which
+applies them at one point; and bms.Bms's handling of each command."""
+import threading
+
+import pytest
+
+import host_tools
+from bmsutil import Rig
+
+host_tools.use_firmware()
+import codes as C  # noqa: E402
+import inbox as I  # noqa: E402
+from inbox import Inbox, InboxFull  # noqa: E402
+
+
+def test_commands_are_applied_in_order_when_drained():
+    box = Inbox()
+    box.post((I.SOFT_SWITCH, False))
+    box.post((I.SET_SOC, 50))
+    assert box.pending() == 2 and box.applied == 0
+    seen = []
+    box.drain(seen.append)
+    assert seen == [(I.SOFT_SWITCH, False), (I.SET_SOC, 50)]
+    assert box.pending() == 0 and box.applied == 2 and box.last_error is None
+    box.drain(seen.append)                          # nothing waiting: nothing applied
+    assert box.applied == 2
+
+
+def test_a_failing_command_is_kept_as_the_last_error_and_does_not_stop_the_others():
+    box = Inbox()
+    box.post((I.SET_SOC, 500))
+    box.post((I.SYNCHRONISE,))
+
+    def apply(cmd):
+        if cmd[0] == I.SET_SOC:
+            raise ValueError("SoC out of range")
+        seen.append(cmd)
+    seen = []
+    box.drain(apply)
+    assert seen == [(I.SYNCHRONISE,)] and box.applied == 2
+    assert "SoC out of range" in box.last_error and "(3, 500)" in box.last_error
+
+
+def test_too_many_waiting_commands_mean_the_loop_is_not_running():
+    box = Inbox()
+    for k in range(I.MAX_PENDING):
+        box.post((I.SYNCHRONISE,))
+    with pytest.raises(InboxFull, match="control loop"):
+        box.post((I.SYNCHRONISE,))
+    assert box.pending() == I.MAX_PENDING
+
+
+def test_posting_from_another_thread_while_the_tick_drains():
+    box = Inbox()
+    got = []
+
+    def poster():
+        for k in range(2000):
+            while True:
+                try:
+                    box.post((I.SET_SOC, k))
+                    break
+                except InboxFull:
+                    pass
+    t = threading.Thread(target=poster)
+    t.start()
+    while t.is_alive() or box.pending():
+        box.drain(got.append)
+    t.join()
+    assert [c[1] for c in got] == list(range(2000))
+
+
+def test_command_codes_are_distinct():
+    codes = [I.SETTINGS, I.SOFT_SWITCH, I.SET_SOC, I.SYNCHRONISE, I.FACTORY_RESET, I.ACCEPT_BANK,
+             I.RESET_ALARMS, I.CLEAR_HISTORY]
+    assert len(set(codes)) == len(codes)
+
+
+# ----- the BMS applies them at its next tick ---------------------------------
+
+def started():
+    r = Rig()
+    r.run(1500)
+    return r
+
+
+def test_nothing_changes_until_the_next_tick():
+    r = started()
+    r.app.inbox.post((I.SETTINGS, {"cell_uv_trip_v": 2.7}))
+    r.app.inbox.post((I.SOFT_SWITCH, False))
+    assert r.s.get("cell_uv_trip_v") == 2.8 and r.app.remote.soft_on and r.st.soft_on
+    r.run_for(100)
+    assert r.s.get("cell_uv_trip_v") == 2.7 and not r.st.soft_on and not r.st.remote_on
+    assert r.app.inbox.applied == 2
+
+
+def test_set_soc_synchronise_and_clear_history():
+    r = started()
+    r.app.inbox.post((I.SET_SOC, 42))
+    r.run_for(100)
+    assert r.st.soc_pct10 == 420
+    r.app.history.drawn_mah = 1234
+    r.app.inbox.post((I.SYNCHRONISE,))
+    r.run_for(100)
+    assert r.st.soc_pct10 == 1000 and r.st.synchronisations == 1 and r.app.history.synchronisations == 1
+    assert r.app.balancer.since_full_s == 0
+    r.app.inbox.post((I.CLEAR_HISTORY,))
+    r.run_for(100)
+    assert r.app.history.drawn_mah == 0
+
+
+def test_factory_reset_and_accept_bank():
+    r = started()
+    r.s.set("cell_uv_trip_v", 2.7)
+    r.app.link_health.expected = 5
+    r.app.inbox.post((I.FACTORY_RESET,))
+    r.app.inbox.post((I.ACCEPT_BANK,))
+    r.run_for(100)
+    assert r.s.get("cell_uv_trip_v") == 2.8
+    assert r.st.expected_batteries == 0           # forgotten...
+    r.run_for(1000)
+    assert r.st.expected_batteries == 1           # ...and learned again from the next reading
+
+
+def test_reset_alarms_releases_a_latched_under_voltage():
+    r = started()
+    r.set_cell(2700)
+    r.until(lambda st: not st.atd, 60000)
+    r.set_cell(3300)
+    r.run_for(20000)
+    assert not r.st.atd and r.st.reason_list(C.PORT_ATD) == ["A-B01"]
+    r.app.inbox.post((I.RESET_ALARMS,))
+    r.run_for(100)
+    assert r.st.atd
+
+
+def test_a_bad_command_changes_nothing_and_says_why():
+    r = started()
+    r.app.inbox.post((I.SETTINGS, {"cell_uv_trip_v": 9}))
+    r.app.inbox.post((99,))
+    r.run_for(100)
+    assert r.s.get("cell_uv_trip_v") == 2.8
+    assert "unknown command 99" in r.app.inbox.last_error
+    assert r.app.inbox.applied == 2 and r.st.atd
+
+
+def test_diag_posts_and_the_tick_applies(capsys):
+    import diag
+    r = started()
+    diag.attach(r.app)
+    try:
+        assert diag.set("cell_ov_trip_v", 3.70) is True
+        assert diag.set("cell_ov_trip_v", 5) is False
+        assert "not changed" in capsys.readouterr().out
+        diag.soft_switch(False)
+        diag.set_soc(80)
+        with pytest.raises(ValueError):
+            diag.set_soc(101)
+        diag.synchronise()
+        diag.reset_alarms()
+        diag.accept_bank()
+        diag.clear_history()
+        diag.factory_reset()
+        assert r.app.inbox.pending() == 8 and r.s.get("cell_ov_trip_v") == 3.75
+        r.run_for(100)
+        assert r.app.inbox.pending() == 0 and r.app.inbox.last_error is None
+        assert not r.st.soft_on and r.s.get("cell_ov_trip_v") == 3.75     # factory reset came last
+        diag.loop_lines()
+        diag.soft_switch(True)
+        r.run_for(100)
+        assert r.st.soft_on
+    finally:
+        diag.attach(None)

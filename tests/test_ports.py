@@ -1,0 +1,173 @@
+"""firmware/ports.py: each output applies the status record to its pin; timing of
+the pre-alarm (continuous / intermittent) and the status LED from the pin mock's
+recorded transitions."""
+import pytest
+
+import host_tools
+from bmsutil import Rig
+from host_tools.vclock import TICKS_PERIOD, VirtualClock
+
+PIN = {"load_disconnect": 25, "charge_disconnect": 26, "pre_alarm": 27, "status_led": 2,
+       "alternator_port": 32, "system_charge": 33, "system_discharge": 23}
+START = TICKS_PERIOD - 1500          # the tick counter wraps 1.5 s in
+
+
+class Outputs:
+    """The port objects of a profile on the DevKitC board, a status record and a clock."""
+
+    def __init__(self, profile=None, **overrides):
+        self.clock = VirtualClock(START)
+        self.pm = host_tools.use_firmware("esp32", self.clock)
+        import board
+        import hw
+        import ports
+        from settings import Settings
+        from status import Status
+        self.s = Settings()
+        if overrides:
+            self.s.update(overrides)
+        self.hw = hw.Hardware(board.load(host_tools.board_path("esp32-devkitc")))
+        self.ports = ports.build(self.hw, self.s) if profile is None else ports.build(self.hw, self.s, profile)
+        self.st = Status()
+
+    def run(self, ms, dt=100):
+        for _ in range(ms // dt):
+            for p in self.ports:
+                p.apply(self.st, dt)
+            self.clock.advance(dt)
+
+    def edges(self, name):
+        """[(ms since the start, level)] of one output, without the power-up level."""
+        return [((t - START) % TICKS_PERIOD, v) for t, v in self.pm.pin_transitions(PIN[name])][1:]
+
+
+def test_the_default_profile_builds_every_output_in_order():
+    import ports
+    o = Outputs()
+    kinds = [type(p).__name__ for p in o.ports]
+    assert kinds == ["SwitchPort", "SwitchPort", "PreAlarmOutput", "StatusLed", "SwitchPort", "SwitchPort", "SwitchPort"]
+    import codes as C
+    import board as BD
+    switched = [(BD.OUTPUT_NAMES[p.out], p.port) for p in o.ports if isinstance(p, ports.SwitchPort)]
+    assert switched == [("load_disconnect", C.PORT_ATD), ("charge_disconnect", C.PORT_ATC),
+                        ("alternator_port", C.PORT_ALT), ("system_charge", C.PORT_SYS_CHG),
+                        ("system_discharge", C.PORT_SYS_DIS)]
+
+
+def test_the_smallbms_ng_profile_has_no_alternator_or_system_ports():
+    o = Outputs("smallbms_ng")
+    assert len(o.ports) == 4
+    for p in range(5):
+        o.st.allowed[p] = 1
+    o.run(300)
+    assert o.pm.level(PIN["load_disconnect"]) == 1 and o.pm.level(PIN["charge_disconnect"]) == 1
+    for name in ("alternator_port", "system_charge", "system_discharge"):
+        assert o.pm.level(PIN[name]) == 0 and o.edges(name) == []
+
+
+def test_an_unknown_profile_is_refused():
+    with pytest.raises(ValueError, match="smallbms_ng, smart_bms_12_200"):
+        Outputs("smart_bms_9000")
+
+
+def test_switched_ports_follow_their_permission():
+    o = Outputs()
+    o.run(200)
+    assert all(o.pm.level(PIN[n]) == 0 for n in PIN)
+    o.st.allowed[:] = bytearray([1, 1, 0, 1, 0])
+    o.run(100)
+    levels = [o.pm.level(PIN[n]) for n in ("charge_disconnect", "load_disconnect", "alternator_port",
+                                           "system_charge", "system_discharge")]
+    assert levels == [1, 1, 0, 1, 0]
+    o.st.allowed[1] = 0
+    o.run(100)
+    assert o.edges("load_disconnect") == [(200, 1), (300, 0)]
+
+
+def test_a_continuous_pre_alarm_is_one_edge_each_way():
+    o = Outputs()
+    o.run(500)
+    o.st.pre_alarm = True
+    o.run(10000)
+    assert o.edges("pre_alarm") == [(500, 1)] and o.st.pre_alarm_out
+    o.st.pre_alarm = False
+    o.run(1000)
+    assert o.edges("pre_alarm") == [(500, 1), (10500, 0)] and not o.st.pre_alarm_out
+
+
+@pytest.mark.parametrize("blink_s", [1, 2])
+def test_an_intermittent_pre_alarm_blinks_on_first_for_its_period_each_way(blink_s):
+    o = Outputs(pre_alarm_mode="intermittent", pre_alarm_blink_s=blink_s)
+    o.run(500)
+    o.st.pre_alarm = True
+    o.run(20000)
+    edges = o.edges("pre_alarm")
+    half = blink_s * 1000
+    assert edges[0] == (500, 1)
+    assert [v for _, v in edges] == [1, 0] * (len(edges) // 2) + [1] * (len(edges) % 2)
+    assert {b[0] - a[0] for a, b in zip(edges, edges[1:])} == {half}
+    assert len(edges) == 20000 // half
+
+
+def test_an_intermittent_pre_alarm_starts_on_again_each_time():
+    o = Outputs(pre_alarm_mode="intermittent")
+    o.st.pre_alarm = True
+    o.run(1500)                      # on 0..1000, off from 1000
+    o.st.pre_alarm = False
+    o.run(500)
+    o.st.pre_alarm = True
+    o.run(300)
+    assert o.edges("pre_alarm") == [(0, 1), (1000, 0), (2000, 1)]
+
+
+def test_the_pre_alarm_mode_follows_a_settings_change():
+    o = Outputs()
+    o.st.pre_alarm = True
+    o.run(3000)
+    o.s.set("pre_alarm_mode", "intermittent")
+    o.run(3000)
+    edges = o.edges("pre_alarm")
+    assert edges[0] == (0, 1) and 3000 < edges[1][0] <= 4000 and edges[1][1] == 0
+    assert [b[0] - a[0] for a, b in zip(edges[1:], edges[2:])] == [1000, 1000]
+
+
+def test_status_led_off_without_codes_blinking_for_warnings_on_for_alarms():
+    import codes as C
+    o = Outputs()
+    o.run(1000)
+    assert o.edges("status_led") == [] and not o.st.led_on
+    o.st.active[C.W_B01] = 1                     # a warning: blinking 0.5 s / 0.5 s
+    o.run(5000)
+    edges = o.edges("status_led")
+    assert edges[0] == (1000, 1)
+    assert {b[0] - a[0] for a, b in zip(edges[1:], edges[2:])} == {500}
+    assert len(edges) >= 9
+    o.st.active[C.A_B01] = 1                     # an alarm: steady on
+    o.run(3000)
+    assert o.pm.level(PIN["status_led"]) == 1 and o.st.led_on
+    assert all(t <= 6000 for t, _ in o.edges("status_led"))
+    o.st.active[C.A_B01] = 0
+    o.st.active[C.W_B01] = 0
+    o.st.active[C.E_B31] = 1                     # an error: steady on
+    o.run(2000)
+    assert all(t <= 6000 for t, _ in o.edges("status_led")) and o.pm.level(PIN["status_led"]) == 1
+    o.st.active[C.E_B31] = 0
+    o.run(100)
+    assert o.pm.level(PIN["status_led"]) == 0 and not o.st.led_on
+
+
+def test_an_intermittent_pre_alarm_from_a_low_cell_on_the_pins():
+    """End to end: a cell at 3.0 V raises W-B01; the logical pre-alarm stays on
+    while the pin blinks, and the status LED blinks for the warning."""
+    r = Rig(pre_alarm_mode="intermittent")
+    r.run(1000)
+    r.set_cell(3000)
+    seen = []
+    while r.t < 20000:
+        r.run_for(100)
+        seen.append(r.st.pre_alarm)
+    edges = r.transitions("pre_alarm")[1:]
+    assert edges[0] == (3100, 1)                 # the poll at 2 s, its reading at 2.1 s, 1 s of delay
+    assert {b[0] - a[0] for a, b in zip(edges, edges[1:])} == {1000}
+    assert seen[seen.index(True):] == [True] * (len(seen) - seen.index(True))
+    assert len(r.transitions("status_led")) > 10 and r.st.active_codes() == ["W-B01"]
