@@ -88,7 +88,7 @@ class Bms:
         if self.remote.switched_on:
             self.diagnosis.user_action()      # remote or soft switch off and on again
         cur = self.current
-        cur.update(hw.shunt_ma() if cur.has_shunt else 0, bank, lh.age_ms)
+        cur.update(hw.shunt_ma() if cur.has_shunt else 0, bank, lh.complete_age_ms, fresh and lh.complete)
         self._monitor(dt, bank, fresh and lh.complete, lh.stale)
         if self.persister is not None:
             self.persister.tick(dt)
@@ -99,6 +99,7 @@ class Bms:
         obs.complete = lh.complete
         obs.at_once = lh.at_once
         obs.link_state = lh.state
+        obs.link_alarm_state = lh.alarm_state
         obs.no_battery = lh.no_battery() or (lh.empty_ring and self.diagnosis.active[C.A_B05] == 1)
         obs.soc_pct10 = self.monitor.soc_pct10
         obs.current_ma = cur.ma

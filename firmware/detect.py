@@ -27,7 +27,8 @@ class Observation:
     ``link_lost_warn_s``. ``complete``: every expected battery answered in it.
     ``at_once``: decide data rules without their delay this tick (first reading,
     a battery that the previous reading lacked, the first reading after A-B05).
-    ``link_state``: the link-health detector state (``link_health``).
+    ``link_state``, ``link_alarm_state``: the link-health detector states for
+    W-B05 and A-B05 (``link_health``).
     ``no_battery``: E-B32's condition. ``soc_pct10``: SoC in 0.1 %, -1 unknown.
     ``current_ma``: the bank current counted this tick, ``current_known``.
     ``config_bad``: stored settings corrupt or missing (E-B31). ``implausible``:
@@ -41,6 +42,7 @@ class Observation:
         self.complete = False
         self.at_once = False
         self.link_state = CLEAR
+        self.link_alarm_state = CLEAR
         self.no_battery = False
         self.soc_pct10 = -1
         self.current_ma = 0
@@ -110,6 +112,8 @@ class Detectors:
                 return self._high(cid, b.temp_max_dc)
             if det == C.D_TEMP_LOW:
                 return self._low(cid, b.temp_min_dc)
+            if b.topology == B.TOPOLOGY_MIXED_CELLS:
+                return HOLD          # no meaningful mean cell voltage: E-B05 speaks
             return self._low(cid, b.cell_avg_mv)
         if det == C.D_SOC_LOW:
             level = self.trip[cid]
@@ -117,8 +121,10 @@ class Detectors:
             if level <= 0 or soc < 0 or soc >= self.reset[cid]:
                 return CLEAR
             return TRIP if soc <= level else BAND
-        if det == C.D_LINK:
+        if det == C.D_LINK_WARN:
             return obs.link_state
+        if det == C.D_LINK_ALARM:
+            return obs.link_alarm_state
         if det == C.D_CONFIG:
             return TRIP if obs.config_bad else CLEAR
         if det == C.D_NO_BATTERY:

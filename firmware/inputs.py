@@ -102,19 +102,26 @@ class Current:
         self._hold_ms = s.ms("current_hold_s")
         self._version = s.version
 
-    def update(self, shunt_raw_ma, bank, age_ms):
+    def update(self, shunt_raw_ma, bank, complete_age_ms, fresh_complete):
         """``shunt_raw_ma``: the uncalibrated shunt reading (ignored without a
-        shunt); ``bank``: the latest reading with batteries or None; ``age_ms``: its age."""
+        shunt); ``bank``: the latest reading with batteries or None;
+        ``complete_age_ms``: the age of the latest complete reading;
+        ``fresh_complete``: ``bank`` is complete and arrived this tick. Only a
+        complete reading's current is taken: a missing battery's share of the
+        current is not in the others' records."""
         if self._version != self.settings.version:
             self._load()
         if self.has_shunt:
             self.ma = shunt_raw_ma - self._offset_ma
             self.known = True
             self.source = SOURCE_SHUNT
-        elif bank is not None and age_ms <= self._hold_ms:
+            return
+        if fresh_complete:
             self.ma = bank.bank_current_ma
-            self.known = True
-            self.source = SOURCE_RECORDS if age_ms < _FRESH_MS else SOURCE_HELD
-        else:
-            self.known = False
-            self.source = SOURCE_NONE
+        if self.source != SOURCE_NONE or fresh_complete:
+            if complete_age_ms <= self._hold_ms:
+                self.known = True
+                self.source = SOURCE_RECORDS if complete_age_ms < _FRESH_MS else SOURCE_HELD
+                return
+        self.known = False
+        self.source = SOURCE_NONE

@@ -2,12 +2,16 @@
 
 Judged per poll, not per answer: when the link sends its next poll, the poll counts
 as *answered* when a complete reading (every expected battery) came back for it.
-The last ``WINDOW`` polls are kept as bits. The W-B05 detector is ``TRIP`` when
-no complete reading came for ``link_lost_warn_s`` or fewer than
-``link_warn_answered_pct`` of the window was answered, ``CLEAR`` once a complete
-reading is recent and at least ``link_clear_answered_pct`` was answered, ``BAND``
-between. So one good answer every 29 s cannot keep the link "healthy", and a
-link that loses one frame in three stays usable.
+The last ``WINDOW`` polls are kept as bits. The link is *failing* (``TRIP``)
+when no complete reading came for ``link_lost_warn_s`` or fewer than
+``link_warn_answered_pct`` of the window was answered. ``state`` (W-B05's
+detector) is ``TRIP`` then, ``CLEAR`` once a complete reading is recent and at
+least ``link_clear_answered_pct`` was answered, ``BAND`` (held) between: a
+degraded link keeps a steady warning instead of a flickering one.
+``alarm_state`` (A-B05's detector) is ``TRIP`` while failing, else ``CLEAR``; the
+qualifier integrates it over ``link_lost_alarm_s``. So one good answer every 29 s
+cannot keep the link "healthy", and a link that loses one frame in three stays
+usable (a warning, never A-B05).
 
 It also tells diagnosis what a reading means: ``fresh``, ``stale`` (older than
 ``link_lost_warn_s``), ``complete``, ``at_once`` (the first reading, or one with a
@@ -41,6 +45,7 @@ class LinkHealth:
         self.stale = False
         self.at_once = False
         self.state = CLEAR
+        self.alarm_state = CLEAR
         self._answered_now = False
         self._polls_seen = -1
         self._prev_count = 0
@@ -104,18 +109,18 @@ class LinkHealth:
         self.answered = n
 
     def _state(self):
+        # Sets alarm_state (A-B05: TRIP or CLEAR) and returns W-B05's state.
+        self.alarm_state = CLEAR
         if not self.ever_read:
             return CLEAR
-        if self.complete_age_ms >= self._warn_ms:
-            return TRIP
         # Judge the share only over polls since the first reading.
         polls = self.polls
         if polls < WINDOW:
-            missed = polls - self.answered
-            answered = WINDOW - missed
+            answered = WINDOW - (polls - self.answered)
         else:
             answered = self.answered
-        if answered < self._warn_n:
+        if self.complete_age_ms >= self._warn_ms or answered < self._warn_n:
+            self.alarm_state = TRIP
             return TRIP
         return CLEAR if answered >= self._clear_n else BAND
 

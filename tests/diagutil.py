@@ -11,7 +11,7 @@ import codes as C  # noqa: E402
 from decide import decide  # noqa: E402
 from detect import Observation  # noqa: E402
 from diagnosis import Diagnosis  # noqa: E402
-from qualifier import CLEAR  # noqa: E402
+from qualifier import CLEAR, TRIP  # noqa: E402
 from settings import Settings  # noqa: E402
 from status import Status  # noqa: E402
 
@@ -42,7 +42,7 @@ class Drive:
         return self.d.active
 
     def tick(self, dt=100, bank=None, fresh=None, stale=False, complete=True, at_once=False,
-             link_state=CLEAR, **fields):
+             link_state=CLEAR, link_alarm_state=None, **fields):
         """One tick of ``dt`` ms. ``bank``: a new reading (kept for later ticks)."""
         self.t += dt
         if bank is not None:
@@ -55,6 +55,8 @@ class Drive:
         o.complete = complete
         o.at_once = at_once
         o.link_state = link_state
+        # as link_health sets them: A-B05's state is TRIP while failing, else CLEAR
+        o.link_alarm_state = (TRIP if link_state == TRIP else CLEAR) if link_alarm_state is None else link_alarm_state
         o.no_battery = fields.pop("no_battery", False)
         o.soc_pct10 = fields.pop("soc_pct10", -1)
         ma = fields.pop("current_ma", None)

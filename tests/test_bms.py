@@ -429,11 +429,12 @@ def test_link_loss_timeline_on_the_pins():
     assert all(r.st.reason_list(p) == ["A-B05"] for p in ALL_PORTS)
     r.answer = True
     t_back = r.until(lambda st: st.atd, 30000)
-    # the window of the last 20 polls must be >= 55 % answered again: 11 answered polls
-    assert t_back is not None and 10000 <= t_back - 40000 <= 12100
-    assert r.st.active[C.W_B05] and r.st.pre_alarm      # W-B05 holds link_warn_hold_s more
+    # A-B05 clears once the link is no longer failing: 40 % of the last 20 polls
+    # answered again, 8 answered polls
+    assert t_back is not None and 7000 <= t_back - 40000 <= 9100
+    assert r.st.active[C.W_B05] and r.st.pre_alarm      # W-B05 waits for 90 % answered
     t_quiet = r.until(lambda st: not st.active[C.W_B05], 20000)
-    assert t_quiet - t_back == 10000 and codes(r) == []
+    assert 9000 <= t_quiet - t_back <= 11000 and codes(r) == []
 
 
 def test_the_first_reading_after_a_b05_is_decided_at_once():

@@ -54,7 +54,7 @@ def test_observation_starts_empty():
     (C.W_B07, 200, 250, NO_LIMIT, 0, 0),
     (C.A_B07, 100, 150, NO_LIMIT, 0, 0),
     (C.A_B05, 0, 0, NO_LIMIT, 30000, 0),
-    (C.W_B05, 0, 0, NO_LIMIT, 0, 10000),
+    (C.W_B05, 0, 0, NO_LIMIT, 0, 0),
     (C.E_B01, 0, 0, NO_LIMIT, 2000, 0),
     (C.E_B05, 0, 0, NO_LIMIT, 2000, 0),
     (C.E_B09, 0, 0, NO_LIMIT, 2000, 0),
@@ -165,13 +165,12 @@ def test_a_soc_level_of_zero_disables_its_rule():
 
 
 @pytest.mark.parametrize("state", [CLEAR, BAND, TRIP])
-def test_link_warning_and_alarm_judge_the_link_health_state(state):
-    """W-B05 and A-B05 watch the same link-health state; their rows differ in
-    delay (A-B05: link_lost_alarm_s) and clear time (W-B05: link_warn_hold_s)."""
+def test_link_warning_and_alarm_judge_the_link_health_states(state):
+    """W-B05 watches link_health.state (with its held BAND), A-B05 alarm_state."""
     d = det()
     for b in (None, cells(2000)):
-        assert evaluate(d, C.W_B05, obs(b, link_state=state)) == state
-        assert evaluate(d, C.A_B05, obs(b, link_state=state)) == state
+        assert evaluate(d, C.W_B05, obs(b, link_state=state, link_alarm_state=CLEAR)) == state
+        assert evaluate(d, C.A_B05, obs(b, link_state=CLEAR, link_alarm_state=state)) == state
 
 
 def test_configuration_and_no_battery_flags():

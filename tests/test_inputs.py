@@ -129,39 +129,53 @@ def current(shunt=False, **overrides):
 
 def test_a_shunt_is_read_every_tick_with_its_zero_offset():
     c = current(True, current_zero_offset_a=-0.25)
-    c.update(10000, None, 0)
+    c.update(10000, None, 0, False)
     assert (c.ma, c.known, c.source) == (10250, True, I.SOURCE_SHUNT)
-    c.update(-3000, make_bank(current_ma=99999), 10 ** 6)      # the batteries' figure never counts
+    c.update(-3000, make_bank(current_ma=99999), 10 ** 6, True)      # the batteries' figure never counts
     assert (c.ma, c.known) == (-2750, True)
 
 
-def test_without_a_shunt_the_batteries_current_counts_while_fresh():
+def test_without_a_shunt_a_complete_readings_current_counts_while_fresh():
     c = current()
     b = make_bank(n=2, current_ma=[-4000, -6000])
-    c.update(0, b, 0)
+    c.update(0, b, 0, True)
     assert (c.ma, c.known, c.source) == (-10000, True, I.SOURCE_RECORDS)
-    c.update(0, b, 1099)
-    assert c.source == I.SOURCE_RECORDS
+    c.update(0, b, 1099, False)
+    assert (c.ma, c.source) == (-10000, I.SOURCE_RECORDS)
+
+
+def test_an_incomplete_reading_does_not_change_the_current():
+    # a missing parallel battery's share is not in the others' records
+    c = current()
+    c.update(0, make_bank(n=2, current_ma=[-5000, -5000]), 0, True)
+    c.update(0, make_bank(n=1, current_ma=[-5000]), 1000, False)
+    assert (c.ma, c.known) == (-10000, True)
 
 
 def test_without_a_shunt_the_last_current_is_held_for_current_hold_s_and_not_after():
     # old core: the last current was counted only until W-B05 (3 s), never across a longer gap
     c = current()
     b = make_bank(current_ma=-20000)
-    c.update(0, b, 1100)
+    c.update(0, b, 0, True)
+    c.update(0, b, 1100, False)
     assert (c.ma, c.known, c.source) == (-20000, True, I.SOURCE_HELD)
-    c.update(0, b, 10000)
+    c.update(0, b, 10000, False)
     assert c.known and c.source == I.SOURCE_HELD
-    c.update(0, b, 10001)
+    c.update(0, b, 10001, False)
     assert not c.known and c.source == I.SOURCE_NONE
+    c.update(0, b, 10101, False)                   # stays unknown until a complete reading
+    assert not c.known
+    c.update(0, b, 0, True)
+    assert c.known
     c2 = current(current_hold_s=30)
-    c2.update(0, b, 29999)
+    c2.update(0, b, 0, True)
+    c2.update(0, b, 29999, False)
     assert c2.known
 
 
 def test_no_reading_no_current():
     c = current()
-    c.update(0, None, 0)
+    c.update(0, None, 0, False)
     assert not c.known and c.source == I.SOURCE_NONE
 
 

@@ -119,12 +119,22 @@ def test_one_good_answer_every_29_s_never_looks_healthy():
     assert d.lh.answered <= 1
 
 
-def test_a_link_losing_one_poll_in_three_stays_clear():
+def test_a_link_losing_one_poll_in_three_is_degraded_not_failing():
+    # 67 % answered: below the 90 % of a healthy link, above the 40 % of a failing one
     d = healthy()
     for k in range(300):
         d.second(make_bank() if k % 3 else None)
-    assert set(d.states[250:]) == {CLEAR}
+    assert set(d.states[-2500:]) == {BAND}
+    assert d.lh.alarm_state == CLEAR
     assert 60 <= d.lh.answered_pct() <= 70
+
+
+def test_the_alarm_state_is_trip_only_while_failing():
+    d = healthy()
+    d.seconds(4)                                   # no answer for 3 s and more
+    assert d.lh.state == TRIP and d.lh.alarm_state == TRIP
+    d.second(make_bank())
+    assert d.lh.alarm_state == CLEAR and d.lh.state == BAND
 
 
 def test_a_link_losing_every_other_poll_is_between_warning_and_clear():

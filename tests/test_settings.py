@@ -39,7 +39,7 @@ def test_core_defaults():
     assert s.deci_c("charge_ot_hard_c") == 550 and s.deci_c("charge_ut_hard_c") == 0
     assert s.milli("recharge_current_a") == 500 and s.ms("recharge_s") == 10000
     assert s.ms("bank_check_s") == 2000 and s.ms("battery_fault_clear_s") == 5000
-    assert s.get("link_warn_answered_pct") == 40 and s.get("link_clear_answered_pct") == 55
+    assert s.get("link_warn_answered_pct") == 40 and s.get("link_clear_answered_pct") == 90
     assert s.ms("current_hold_s") == 10000 and s.ms("link_lost_alarm_s") == 30000
     for name in ("link_warn_answered_pct", "link_clear_answered_pct"):
         assert isinstance(s.get(name), int)
@@ -66,7 +66,7 @@ def test_every_order_rule_holds_for_the_defaults_and_names_real_settings():
     ("cell_ov_trip_v", 3.9, "hard over-voltage limit must be above"),
     ("charge_ot_hard_c", 50, "hard over-temperature limit must be above"),
     ("charge_ut_hard_c", 5, "hard low-temperature limit must be below"),
-    ("link_warn_answered_pct", 60, "W-B05 must clear above"),
+    ("link_warn_answered_pct", 90, "W-B05 must clear above"),
     ("link_clear_answered_pct", 40, "W-B05 must clear above"),
     ("link_warn_answered_pct", 40.5, "whole number"),
     ("recharge_current_a", 0, "within"),

@@ -52,6 +52,7 @@ class Core:
         o.stale = stale
         o.complete = True
         o.link_state = link_state
+        o.link_alarm_state = TRIP if link_state == TRIP else CLEAR   # as link_health sets it
         o.current_known = current_ma is not None
         o.current_ma = 0 if current_ma is None else current_ma
         self.d.update(dt, o)
@@ -137,8 +138,10 @@ def test_link_warning_then_alarm():
     assert c.st.atd
     c.tick(100, link_state=TRIP)
     assert not c.st.atd and not c.st.atc and c.st.reason_list(C.PORT_SYS_CHG) == ["A-B05"]
-    c.tick(100, link_state=CLEAR)
+    c.tick(100, link_state=BAND)                # degraded, no longer failing
     assert c.st.atd and c.d.active[C.W_B05]
+    c.tick(100, link_state=CLEAR)
+    assert not c.d.active[C.W_B05]
 
 
 def test_a_battery_fault_flag():
@@ -208,9 +211,10 @@ def test_inputs_debounce_and_hold():
     c = Current(s, False)
     b = bank_with()
     b.bank_current_ma = -7000
-    c.update(0, b, 10000)
+    c.update(0, b, 0, True)
+    c.update(0, b, 10000, False)
     assert c.known and c.ma == -7000
-    c.update(0, b, 10001)
+    c.update(0, b, 10001, False)
     assert not c.known
 
 

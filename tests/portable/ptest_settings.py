@@ -54,7 +54,7 @@ def test_currents_and_times_survive_32_bit_floats():
 def test_hard_limits_are_ordered_against_their_trips():
     s = S.Settings()
     for change in ({"cell_uv_hard_v": 2.7, "cell_uv_trip_v": 2.65}, {"cell_ov_hard_v": 3.7},
-                   {"charge_ot_hard_c": 48}, {"charge_ut_hard_c": 5}, {"link_warn_answered_pct": 60}):
+                   {"charge_ot_hard_c": 48}, {"charge_ut_hard_c": 5}, {"link_warn_answered_pct": 90}):
         try:
             s.update(change)
             assert False, "accepted %r" % (change,)
