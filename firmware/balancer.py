@@ -24,24 +24,17 @@ class Balancer:
     def __init__(self, settings):
         self.settings = settings
         self.status = UNKNOWN
-        self.since_full_s = -1        # seconds since the last full charge, -1 = never
-        self.spread_at_full_mv = -1
-        self._ms = 0
+        self.spread_at_full_mv = -1   # -1: no full charge seen since boot
         self._count_at_full = 0
 
     def full_charge(self, bank):
         """Called at each synchronisation to 100 %: remember the cell spread."""
-        self.since_full_s = 0
-        self._ms = 0
         self.spread_at_full_mv = bank.cell_max_mv - bank.cell_min_mv
         self._count_at_full = bank.count
 
-    def update(self, dt_ms, bank, soc_known):
-        if self.since_full_s >= 0:
-            self._ms += dt_ms
-            if self._ms >= 1000:
-                self.since_full_s += self._ms // 1000
-                self._ms %= 1000
+    def update(self, bank, soc_known, since_full_s):
+        """``since_full_s``: seconds since the last full charge, -1 never (the
+        history keeps that one counter, across reboots)."""
         balancing = False
         if bank is not None:
             for i in range(bank.count):
@@ -50,7 +43,7 @@ class Balancer:
         stale_s = self.settings.get("balancer_stale_days") * _DAY_S
         if balancing:
             self.status = BALANCING
-        elif (not soc_known or self.since_full_s < 0 or self.since_full_s > stale_s
+        elif (not soc_known or since_full_s < 0 or since_full_s > stale_s or self.spread_at_full_mv < 0
               or bank is None or bank.count != self._count_at_full):
             self.status = UNKNOWN
         elif self.spread_at_full_mv > self.settings.get("imbalance_mv"):

@@ -124,9 +124,11 @@ class Bms:
             m.update(dt, self.current.ma, bank.cell_avg_mv if bank is not None and not stale else 0)
             if m.synchronised != syncs:
                 self._full_charge()
+        h = self.history
+        h.elapse(dt)
         if bank is not None and not stale:
-            self.history.update(dt, bank, self.current.ma if self.current.known else 0, m)
-        self.balancer.update(dt, bank, m.soc_pct10 != UNKNOWN)
+            h.update(dt, bank, self.current.ma if self.current.known else 0, m)
+        self.balancer.update(bank, m.soc_pct10 != UNKNOWN, h.since_full_s)
 
     def _fill_status(self, dt, bank, fresh):
         st = self.status

@@ -67,14 +67,18 @@ class History:
             setattr(self, hi_name, v)
             self.changed = True
 
-    def update(self, dt_ms, bank, ma, monitor):
-        """One tick with a fresh-enough ``bank`` (aggregates), the bank current
-        ``ma`` (mA, + = charging) and the ``monitor``."""
+    def elapse(self, dt_ms):
+        """Every tick, whatever the link does: time since the last full charge
+        (the one such counter; the balancer's 30-day rule reads it)."""
         if self.since_full_s >= 0:
             self._ms += dt_ms
             if self._ms >= 1000:
                 self.since_full_s += self._ms // 1000
                 self._ms %= 1000
+
+    def update(self, dt_ms, bank, ma, monitor):
+        """One tick with a fresh-enough ``bank`` (aggregates), the bank current
+        ``ma`` (mA, + = charging) and the ``monitor``."""
         self._extreme("min_bank_mv", "max_bank_mv", bank.bank_mv)
         self._extreme("min_cell_mv", "max_cell_mv", bank.cell_min_mv)
         self._extreme("min_cell_mv", "max_cell_mv", bank.cell_max_mv)

@@ -20,6 +20,7 @@ def test_energy_charge_extremes_and_cycles():
     h.full_charge()
     for _ in range(36000):                          # one hour at -50 A, 13.2 V
         m.update(100, -50000, 3300)                 # the tick's order: monitor, then history
+        h.elapse(100)
         h.update(100, bank_at(3300, -50000), -50000, m)
     assert h.drawn_mah == 50000
     assert h.discharged_wh == 660                   # 13.2 V x 50 A x 1 h
@@ -68,3 +69,14 @@ def test_extremes_come_from_the_reading():
     assert (h.min_cell_mv, h.max_cell_mv, h.min_temp_dc, h.max_temp_dc) == (3100, 3400, -50, 310)
     assert h.min_bank_mv == h.max_bank_mv == 13100
     assert h.since_full_s == -1 and h.deepest_discharge_mah == 0       # SoC unknown: no depth
+
+
+def test_time_since_full_counts_every_tick_even_without_readings():
+    # the one "since full charge" counter (the balancer reads it); it runs whatever the link does
+    h = H.History()
+    h.elapse(5000)
+    assert h.since_full_s == -1                     # never fully charged
+    h.full_charge()
+    for _ in range(25):
+        h.elapse(100)
+    assert h.since_full_s == 2

@@ -103,7 +103,7 @@ def test_set_soc_synchronise_and_clear_history():
     r.app.inbox.post((I.SYNCHRONISE,))
     r.run_for(100)
     assert r.st.soc_pct10 == 1000 and r.st.synchronisations == 1 and r.app.history.synchronisations == 1
-    assert r.app.balancer.since_full_s == 0
+    assert r.app.history.since_full_s == 0 and r.app.balancer.spread_at_full_mv >= 0
     r.app.inbox.post((I.CLEAR_HISTORY,))
     r.run_for(100)
     assert r.app.history.drawn_mah == 0
