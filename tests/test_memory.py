@@ -86,7 +86,7 @@ def booted(uart=None):
 
 
 out = {}
-low = bench_memory.QuietUart(mp_ring.frame(0, [mp_ring.record(i + 1, (3300, 2700, 3302, 3303), (200,),
+low = mp_ring.QuietUart(mp_ring.frame(0, [mp_ring.record(i + 1, (3300, 2700, 3302, 3303), (200,),
                                                               current_ma=-2000) for i in range(4)]))
 app = booted(low)
 out["low_cell"] = run(app, 400)
