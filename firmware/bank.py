@@ -82,11 +82,45 @@ class Bank:
         self.series_cells = 0
         self.fault_count = 0
         self.bank_current_ma = 0
+        self.sel_cell_min_mv = 0
+        self.sel_cell_max_mv = 0
+        self.sel_temp_min_dc = 0
+        self.sel_temp_max_dc = 0
         self.series = 0
         self.parallel = 0
         self.total_cells = 0
         self.system_v = 0
         self.topology = TOPOLOGY_EMPTY
+
+    def extremes_of(self, mask):
+        """Cell and temperature extremes over the batteries with ``mask[i]`` set
+        (a bytearray): ``sel_cell_min_mv``, ``sel_cell_max_mv``, ``sel_temp_min_dc``,
+        ``sel_temp_max_dc`` (the returning batteries judged at once; no allocation)."""
+        cmin = 0xFFFF
+        cmax = -1
+        tmin = 32767
+        tmax = -32768
+        for i in range(self.count):
+            if not mask[i]:
+                continue
+            base = i * MAX_CELLS
+            for k in range(self.n_cells[i]):
+                v = self.cell_mv[base + k]
+                if v < cmin:
+                    cmin = v
+                if v > cmax:
+                    cmax = v
+            base = i * MAX_TEMPS
+            for k in range(self.n_temps[i]):
+                t = self.temp_dc[base + k]
+                if t < tmin:
+                    tmin = t
+                if t > tmax:
+                    tmax = t
+        self.sel_cell_min_mv = cmin
+        self.sel_cell_max_mv = cmax
+        self.sel_temp_min_dc = tmin
+        self.sel_temp_max_dc = tmax
 
     def serial_str(self, i):
         """Battery ``i``'s serial number as str (trailing NULs and spaces dropped)."""

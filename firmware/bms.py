@@ -98,12 +98,13 @@ class Bms:
         obs.stale = lh.stale
         obs.complete = lh.complete
         obs.at_once = lh.at_once
+        obs.at_once_new = lh.at_once_new
         obs.link_state = lh.state
-        obs.link_alarm_state = lh.alarm_state
         obs.no_battery = lh.no_battery() or (lh.empty_ring and self.diagnosis.active[C.A_B05] == 1)
         obs.soc_pct10 = self.monitor.soc_pct10
         obs.current_ma = cur.ma
         obs.current_known = cur.known
+        obs.capacity_ah = self.monitor.capacity_mah // 1000
         obs.implausible = self.link.implausible
         obs.config_bad = self.persister is not None and self.persister.settings_status != 0
         self.diagnosis.update(dt, obs)
@@ -151,7 +152,7 @@ class Bms:
         st.expected_batteries = lh.expected
         st.reading_age_ms = lh.age_ms
         st.complete = lh.complete
-        if lh.at_once:
+        if lh.at_once or lh.at_once_new:
             st.readings_at_once += 1
         c = self.current
         st.current_known = c.known

@@ -74,14 +74,13 @@ D_TEMP_HIGH = const(3)     # hottest sensor above the trip
 D_TEMP_LOW = const(4)      # coldest sensor below the trip
 D_BANK_LOW = const(5)      # mean cell voltage of the batteries that answered
 D_SOC_LOW = const(6)       # battery monitor SoC at or below the level
-D_LINK_WARN = const(7)     # link health: failing, degraded (held) or healthy (link_health.py)
-D_LINK_ALARM = const(8)    # link health: failing or not
-D_BANK_RANGE = const(9)    # bank voltage outside 9..60 V
-D_UNEVEN = const(10)       # series strings of unequal length
-D_MIXED = const(11)        # batteries with different cell counts
-D_BATTERY_FAULT = const(12)  # a battery's record flags an internal fault or sent an impossible value
-D_CONFIG = const(13)       # stored settings corrupt or missing
-D_NO_BATTERY = const(14)   # nothing answers since boot, or an empty ring
+D_LINK = const(7)          # link health: failing, degraded (held) or healthy (link_health.py)
+D_BANK_RANGE = const(8)    # the bank's nominal voltage outside 9..60 V
+D_UNEVEN = const(9)        # series strings of unequal length
+D_MIXED = const(10)        # batteries with different cell counts
+D_BATTERY_FAULT = const(11)  # a battery's record flags an internal fault or sent an impossible value
+D_CONFIG = const(12)       # stored settings corrupt or missing
+D_NO_BATTERY = const(13)   # nothing answers since boot, or an empty ring
 
 # Row flags.
 F_PRE_ALARM = const(1)     # drives the pre-alarm output while active
@@ -94,8 +93,8 @@ F_RECHARGE = const(4)      # once active, clears only after a recharge or a user
 # delay) or None (at once: the detector has its own hysteresis).
 TABLE = (
     ("W-B01", SEVERITY_WARNING, 0, F_PRE_ALARM, D_CELL_LOW, "pre_alarm_trip_v", "pre_alarm_reset_v",
-     "pre_alarm_delay_s", "cell_uv_hard_v", "delay", "low cell voltage (pre-alarm)", "behaviour §1, §7"),
-    ("W-B05", SEVERITY_WARNING, 0, F_PRE_ALARM, D_LINK_WARN, None, None, None, None, None,
+     "pre_alarm_delay_s", "cell_uv_hard_v", "pre_alarm_hold_s", "low cell voltage (pre-alarm)", "behaviour §1, §7"),
+    ("W-B05", SEVERITY_WARNING, 0, F_PRE_ALARM, D_LINK, None, None, None, None, None,
      "communication with battery lost", "behaviour §7"),
     ("W-B07", SEVERITY_WARNING, 0, F_PRE_ALARM, D_SOC_LOW, "low_soc_warning_pct", "soc_reset_margin_pct",
      None, None, None, "low state of charge", "behaviour §5, §7"),
@@ -105,7 +104,7 @@ TABLE = (
      "cell_uv_reset_v", "cell_uv_delay_s", "cell_uv_hard_v", "delay", "low cell voltage", "behaviour §1, §7"),
     ("A-B02", SEVERITY_ALARM, CHARGE, 0, D_CELL_HIGH, "cell_ov_trip_v", "cell_ov_reset_v",
      "cell_ov_delay_s", "cell_ov_hard_v", "delay", "high cell voltage", "project: behaviour §1 names no code"),
-    ("A-B05", SEVERITY_ALARM, ALL, F_PRE_ALARM | F_LEAD, D_LINK_ALARM, None, None, "link_lost_alarm_s", None, None,
+    ("A-B05", SEVERITY_ALARM, ALL, F_PRE_ALARM | F_LEAD, D_LINK, None, None, "link_lost_alarm_s", None, None,
      "communication with battery lost", "behaviour §1, §7"),
     ("A-B07", SEVERITY_ALARM, DISCHARGE, 0, D_SOC_LOW, "discharge_limit_pct", "soc_reset_margin_pct",
      None, None, None, "low state of charge (discharge limit)", "behaviour §5, §7"),

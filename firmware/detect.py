@@ -13,7 +13,7 @@ import bank as B
 import codes as C
 from qualifier import BAND, CLEAR, HARD, HOLD, TRIP
 
-# E-B09 (behaviour §7): the bank voltage fits no 12/24/48 V system.
+# E-B09 (behaviour §7): the bank's nominal voltage fits no 12/24/48 V system.
 BANK_MIN_MV = const(9000)
 BANK_MAX_MV = const(60000)
 _NO_LIMIT = const(-(1 << 29))
@@ -25,12 +25,13 @@ class Observation:
     ``bank``: the latest accepted ``bank.Bank`` with at least one battery, or
     None. ``fresh``: it arrived this tick. ``stale``: it is older than
     ``link_lost_warn_s``. ``complete``: every expected battery answered in it.
-    ``at_once``: decide data rules without their delay this tick (first reading,
-    a battery that the previous reading lacked, the first reading after A-B05).
-    ``link_state``, ``link_alarm_state``: the link-health detector states for
-    W-B05 and A-B05 (``link_health``).
+    ``at_once``: decide data rules without their delay this tick (the first
+    reading). ``at_once_new``: the reading has batteries the previous one lacked;
+    their own cells (``bank.sel_*``) are decided at once.
+    ``link_state``: the link-health state W-B05 and A-B05 watch (``link_health``).
     ``no_battery``: E-B32's condition. ``soc_pct10``: SoC in 0.1 %, -1 unknown.
     ``current_ma``: the bank current counted this tick, ``current_known``.
+    ``capacity_ah``: the bank's capacity (0 while unknown).
     ``config_bad``: stored settings corrupt or missing (E-B31). ``implausible``:
     the latest answer held a value outside its physical range (E-B11).
     """
@@ -41,12 +42,13 @@ class Observation:
         self.stale = False
         self.complete = False
         self.at_once = False
+        self.at_once_new = False
         self.link_state = CLEAR
-        self.link_alarm_state = CLEAR
         self.no_battery = False
         self.soc_pct10 = -1
         self.current_ma = 0
         self.current_known = False
+        self.capacity_ah = 0
         self.config_bad = False
         self.implausible = False
 
@@ -94,9 +96,10 @@ class Detectors:
                 self.clear_ms[cid] = s.ms(clear) if clear else 0
         self.version = s.version
 
-    def evaluate(self, cid, obs, active):
+    def evaluate(self, cid, obs, active, new=False):
         """The detector state of row ``cid``; ``active`` is the codes' active flags
-        (rows earlier in the table are already updated for this tick)."""
+        (rows earlier in the table are already updated for this tick). ``new``:
+        judge the cell and temperature rows on the new batteries only."""
         det = C.TABLE[cid][4]
         b = obs.bank
         if det <= C.D_BANK_LOW:
@@ -105,13 +108,13 @@ class Detectors:
             if b is None:
                 return HOLD
             if det == C.D_CELL_LOW:
-                return self._low(cid, b.cell_min_mv)
+                return self._low(cid, b.sel_cell_min_mv if new else b.cell_min_mv)
             if det == C.D_CELL_HIGH:
-                return self._high(cid, b.cell_max_mv)
+                return self._high(cid, b.sel_cell_max_mv if new else b.cell_max_mv)
             if det == C.D_TEMP_HIGH:
-                return self._high(cid, b.temp_max_dc)
+                return self._high(cid, b.sel_temp_max_dc if new else b.temp_max_dc)
             if det == C.D_TEMP_LOW:
-                return self._low(cid, b.temp_min_dc)
+                return self._low(cid, b.sel_temp_min_dc if new else b.temp_min_dc)
             if b.topology == B.TOPOLOGY_MIXED_CELLS:
                 return HOLD          # no meaningful mean cell voltage: E-B05 speaks
             return self._low(cid, b.cell_avg_mv)
@@ -121,10 +124,8 @@ class Detectors:
             if level <= 0 or soc < 0 or soc >= self.reset[cid]:
                 return CLEAR
             return TRIP if soc <= level else BAND
-        if det == C.D_LINK_WARN:
+        if det == C.D_LINK:
             return obs.link_state
-        if det == C.D_LINK_ALARM:
-            return obs.link_alarm_state
         if det == C.D_CONFIG:
             return TRIP if obs.config_bad else CLEAR
         if det == C.D_NO_BATTERY:
@@ -142,7 +143,10 @@ class Detectors:
         if obs.stale or not obs.complete:
             return HOLD
         if det == C.D_BANK_RANGE:
-            mv = b.bank_mv
+            # What the bank *is* (its cells in series at the LiFePO4 nominal 3.2 V),
+            # not what it reads under a load or a charger: a sag is the cell
+            # rules' business, with their lead (docs/protection.md, E-B09).
+            mv = b.series_cells * B.NOMINAL_CELL_MV
             return TRIP if mv < BANK_MIN_MV or mv > BANK_MAX_MV else CLEAR
         if det == C.D_UNEVEN:
             return TRIP if b.topology == B.TOPOLOGY_UNEVEN_STRINGS else CLEAR

@@ -179,7 +179,8 @@ def set(name, value, app=None):
     import settings as S
     app = _get(app)
     try:
-        v = app.settings.check(name, value)
+        # Checked as the tick will apply it: after the changes still waiting.
+        v = app.settings.check_update({name: value}, app.inbox.pending_settings())[name]
     except S.SettingsError as e:
         print("not changed: %s" % e)
         return False
@@ -224,9 +225,13 @@ def clear_history(app=None):
 
 
 def soft_switch(on, app=None):
-    """Switch the BMS on or off like the remote terminal (behaviour §2). Off and
-    on again is a user action: it releases latched under-voltage withdrawals."""
-    _post(app, (I.SOFT_SWITCH, bool(on)))
+    """Switch the BMS on (True) or off (False) like the remote terminal
+    (behaviour §2); anything but True or False raises ``ValueError`` and changes
+    nothing. Off and on again is a user action: it releases latched
+    under-voltage withdrawals."""
+    if on is not True and on is not False:
+        raise ValueError("soft_switch takes True or False, not %r" % (on,))
+    _post(app, (I.SOFT_SWITCH, on))
 
 
 def reset_alarms(app=None):

@@ -8,7 +8,8 @@ order (``detect``), qualifies it (``qualifier``) and applies the row's flags:
   limit (which skips the delay and raises the pre-alarm at once), unless the
   reading is decided at once after boot (docs/protection.md, the 30 s lead);
 - ``F_RECHARGE``: once active, the row clears only after evidence of recharge
-  (``recharge_current_a`` flowing for ``recharge_s``) or a user action
+  (``recharge_pct`` of the capacity charged in, counting current of at least
+  ``recharge_current_a``) or a user action
   (``user_action()``: remote or soft switch off and on, ``diag.reset_alarms()``),
   never on the cells relaxing alone (behaviour §7, A-B01: "loads back on when
   recharged").
@@ -20,7 +21,7 @@ from micropython import const
 
 import codes as C
 from detect import Detectors, is_data_row
-from qualifier import BAND, CLEAR, Qualifier
+from qualifier import BAND, CLEAR, HARD, TRIP, Qualifier
 
 _SATURATE_MS = const(1 << 28)
 
@@ -33,8 +34,9 @@ class Diagnosis:
         self.active = self.q.active
         self.pre_alarm = False
         self.pre_ms = 0               # how long the pre-alarm has been on
-        self.recharged = False        # charge seen since the last under-voltage withdrawal
-        self.recharge_ms = 0
+        self.recharged = False        # recharged since the last under-voltage withdrawal
+        self.recharge_mah = 0         # charge counted toward it, mAh
+        self._recharge_rem = 0        # and the part of a mAh, mA·ms
         self._user_action = False
         self._version = -1
 
@@ -44,7 +46,7 @@ class Diagnosis:
             self.detectors.load()
         self._lead_ms = s.ms("pre_alarm_lead_s")
         self._recharge_ma = s.milli("recharge_current_a")
-        self._recharge_need_ms = s.ms("recharge_s")
+        self._recharge_pct10 = int(s.get("recharge_pct") * 10 + 0.5)
         self._version = s.version
 
     def user_action(self):
@@ -74,33 +76,44 @@ class Diagnosis:
             flags = row[3]
             state = det.evaluate(cid, obs, a)
             data = is_data_row(row[4])
+            now = data and at_once
+            if data and obs.at_once_new and not now and not a[cid]:
+                if row[4] < C.D_BANK_LOW:
+                    # Only the batteries that came back were unwatched: their cells
+                    # are decided at once, the others' rules run on as they were.
+                    s2 = det.evaluate(cid, obs, a, True)
+                    now = s2 == TRIP or s2 == HARD
+                elif row[4] != C.D_BANK_LOW:
+                    now = True        # the bank's make-up and the flags, judged anew
             if a[cid] and flags & C.F_RECHARGE and not self.recharged and state == CLEAR:
                 state = BAND          # relaxed, not recharged: hold the withdrawal
-            if q.step(cid, state, dt, det.delay_ms[cid], det.clear_ms[cid],
-                      data and obs.stale, data and at_once):
-                if (flags & C.F_LEAD and not (data and at_once)
-                        and self.pre_ms < self._lead_ms):
+            if q.step(cid, state, dt, det.delay_ms[cid], det.clear_ms[cid], data and obs.stale, now):
+                if flags & C.F_LEAD and not now and self.pre_ms < self._lead_ms:
                     pass              # the pre-alarm lead is not over yet
                 else:
                     q.set_active(cid)
                     if flags & C.F_RECHARGE:
                         self.recharged = False
-                        self.recharge_ms = 0
+                        self.recharge_mah = 0
+                        self._recharge_rem = 0
             if a[cid] and flags & C.F_PRE_ALARM:
                 pre = True
         self.pre_alarm = pre
 
     def _update_recharge(self, dt, obs):
-        # Evidence of recharge: the qualifier's up/down idea on the bank current.
+        # Evidence of recharge: charge counted in (integer mAh and a remainder in
+        # mA·ms, as the monitor counts), only from current of at least
+        # recharge_current_a, until recharge_pct of the capacity (0.1 Ah at least).
         if self.recharged:
             return
         if obs.current_known and obs.current_ma >= self._recharge_ma:
-            self.recharge_ms = _sat(self.recharge_ms + dt)
-        elif obs.current_known:
-            self.recharge_ms -= dt // 4
-            if self.recharge_ms < 0:
-                self.recharge_ms = 0
-        if self.recharge_ms >= self._recharge_need_ms:
+            self._recharge_rem += obs.current_ma * dt
+            q = self._recharge_rem // 3600000
+            if q:
+                self.recharge_mah += q
+                self._recharge_rem -= q * 3600000
+        need = obs.capacity_ah * self._recharge_pct10      # Ah x 0.1 % = mAh
+        if self.recharge_mah >= (need if need > 100 else 100):
             self.recharged = True
 
     def active_mask(self):

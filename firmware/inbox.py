@@ -44,6 +44,16 @@ class Inbox:
     def pending(self):
         return len(self._q)
 
+    def pending_settings(self):
+        """The setting changes still waiting, merged into one dict (a poster
+        checks a new change against them, as the tick will apply it after them)."""
+        out = {}
+        for cmd in list(self._q):
+            if cmd[0] == SETTINGS:
+                for name in cmd[1]:
+                    out[name] = cmd[1][name]
+        return out
+
     def drain(self, apply):
         """Apply every waiting command with ``apply(cmd)``; an exception from one
         is kept in ``last_error`` and does not stop the others. Allocates nothing

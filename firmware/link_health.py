@@ -2,20 +2,21 @@
 
 Judged per poll, not per answer: when the link sends its next poll, the poll counts
 as *answered* when a complete reading (every expected battery) came back for it.
-The last ``WINDOW`` polls are kept as bits. The link is *failing* (``TRIP``)
+The last ``WINDOW`` polls are kept as bits. ``state`` is ``TRIP`` (failing)
 when no complete reading came for ``link_lost_warn_s`` or fewer than
-``link_warn_answered_pct`` of the window was answered. ``state`` (W-B05's
-detector) is ``TRIP`` then, ``CLEAR`` once a complete reading is recent and at
-least ``link_clear_answered_pct`` was answered, ``BAND`` (held) between: a
-degraded link keeps a steady warning instead of a flickering one.
-``alarm_state`` (A-B05's detector) is ``TRIP`` while failing, else ``CLEAR``; the
-qualifier integrates it over ``link_lost_alarm_s``. So one good answer every 29 s
-cannot keep the link "healthy", and a link that loses one frame in three stays
-usable (a warning, never A-B05).
+``link_warn_answered_pct`` of the window was answered, ``CLEAR`` (healthy) once
+a complete reading is recent and at least ``link_clear_answered_pct`` was
+answered, ``BAND`` (degraded) between. W-B05 trips on ``TRIP``, A-B05 integrates
+it over ``link_lost_alarm_s``; both are held while degraded and clear only on a
+healthy link, so a degraded link gives a steady warning and never flicks the
+ports. One good answer every 29 s cannot keep the link "healthy", and a link
+that loses one frame in three stays usable (a warning, never A-B05).
 
 It also tells diagnosis what a reading means: ``fresh``, ``stale`` (older than
-``link_lost_warn_s``), ``complete``, ``at_once`` (the first reading, or one with a
-battery the previous reading lacked) and E-B32's ``no_battery``. Pure logic:
+``link_lost_warn_s``), ``complete``, ``at_once`` (the first reading: judge it all
+at once), ``at_once_new`` (batteries the previous reading lacked, flagged in
+``new``, their extremes in the bank's ``sel_*``: judge *them* at once) and
+E-B32's ``no_battery``. Pure logic:
 ``update(dt, link, fresh)`` once per tick, no allocation.
 """
 from array import array
@@ -43,9 +44,10 @@ class LinkHealth:
         self.answered = 0            # answered polls in the window
         self.complete = False
         self.stale = False
-        self.at_once = False
+        self.at_once = False         # this reading is the first: judge it all at once
+        self.at_once_new = False     # it has batteries the previous lacked (``new``)
+        self.new = bytearray(MAX_BATTERIES)
         self.state = CLEAR
-        self.alarm_state = CLEAR
         self._answered_now = False
         self._polls_seen = -1
         self._prev_count = 0
@@ -67,6 +69,7 @@ class LinkHealth:
         if self._version != self.settings.version:
             self._load()
         self.at_once = False
+        self.at_once_new = False
         self.boot_ms = _sat(self.boot_ms + dt)
         self.age_ms = _sat(self.age_ms + dt)
         self.complete_age_ms = _sat(self.complete_age_ms + dt)
@@ -82,8 +85,9 @@ class LinkHealth:
             if b.count:
                 if not self.ever_read:
                     self.at_once = True
-                elif self._new_battery(b):
-                    self.at_once = True
+                elif self._mark_new(b):
+                    self.at_once_new = True
+                    b.extremes_of(self.new)
                 self.ever_read = True
                 self.age_ms = 0
                 if b.count >= self.expected:
@@ -109,8 +113,6 @@ class LinkHealth:
         self.answered = n
 
     def _state(self):
-        # Sets alarm_state (A-B05: TRIP or CLEAR) and returns W-B05's state.
-        self.alarm_state = CLEAR
         if not self.ever_read:
             return CLEAR
         # Judge the share only over polls since the first reading.
@@ -120,7 +122,6 @@ class LinkHealth:
         else:
             answered = self.answered
         if self.complete_age_ms >= self._warn_ms or answered < self._warn_n:
-            self.alarm_state = TRIP
             return TRIP
         return CLEAR if answered >= self._clear_n else BAND
 
@@ -133,21 +134,27 @@ class LinkHealth:
         answers with no battery (judged with A-B05 by diagnosis)."""
         return not self.ever_read and self.boot_ms >= self._warn_ms
 
-    def _new_battery(self, b):
+    def _mark_new(self, b):
         # Ring order is physical: batteries that drop out leave the others in the
-        # same order, so without a new one the reading is a subsequence of the
-        # previous one (by serial hash). Linear, no allocation.
+        # same order, so the batteries the previous reading had are found as a
+        # subsequence (by serial hash); the rest are new. Linear, no allocation.
         h = self._prev_hash
-        j = 0
         n = self._prev_count
+        new = self.new
+        j = 0
+        found = False
         for i in range(b.count):
             x = b.serial_hash[i]
-            while j < n and h[j] != x:
-                j += 1
-            if j == n:
-                return True
-            j += 1
-        return False
+            k = j
+            while k < n and h[k] != x:
+                k += 1
+            if k == n:
+                new[i] = 1
+                found = True
+            else:
+                new[i] = 0
+                j = k + 1
+        return found
 
     def _remember(self, b):
         self._prev_count = b.count

@@ -16,13 +16,14 @@ SCHEMA = (
     ("cell_uv_reset_v", "V", 3.20, 2.90, 3.40, "project: loads back on when every cell is >= 3.2 V (Lynx Smart BMS manual)"),
     ("cell_uv_delay_s", "s", 5, 0, 60, "project: filters load-step sags (docs/protection.md)"),
     ("cell_uv_hard_v", "V", 2.50, 2.00, 2.70, "project: hard limit: one reading below it raises the pre-alarm at once and withdraws ATD when the 30 s lead is over (docs/protection.md)"),
-    ("recharge_current_a", "A", 0.5, 0.1, 50.0, "project: after an under-voltage withdrawal, charge current that counts as recharging"),
-    ("recharge_s", "s", 10, 1, 600, "project: how long that charge current must flow before the loads may return"),
+    ("recharge_current_a", "A", 0.5, 0.1, 50.0, "project: after an under-voltage withdrawal, the least charge current that counts as recharging"),
+    ("recharge_pct", "%", 1.0, 0.1, 10.0, "project: charge (of the bank's capacity, 0.1 Ah at least) that must flow in before the loads may return; a sensor offset cannot fake it quickly"),
     # Pre-alarm (behaviour §1).
     ("pre_alarm_trip_v", "V", 3.10, 2.80, 3.30, "behaviour §1: pre-alarm at 3.1 V per cell, adjustable"),
     ("pre_alarm_reset_v", "V", 3.20, 2.90, 3.40, "project: hysteresis up to the under-voltage reset"),
     ("pre_alarm_delay_s", "s", 1, 0, 30, "project: filters single-sample sags"),
     ("pre_alarm_lead_s", "s", 30, 30, 300, "behaviour §1: pre-alarm at least 30 s before ATD is withdrawn"),
+    ("pre_alarm_hold_s", "s", 60, 1, 600, "project: W-B01 clears once every cell is at its reset this long: a load that sags the cells in bursts keeps one steady pre-alarm (and its lead)"),
     ("pre_alarm_usage", CHOICE, "use", ("use", "not_available"), None, "behaviour §9: battery pre-alarm usage"),
     ("pre_alarm_mode", CHOICE, "continuous", ("continuous", "intermittent"), None, "behaviour §1, §9"),
     ("pre_alarm_blink_s", "s", 1, 1, 5, "project: intermittent pre-alarm, on and off for this long each"),
@@ -82,6 +83,7 @@ _ORDER = (
     ("pre_alarm_trip_v", "pre_alarm_reset_v", "the pre-alarm reset must be above its trip"),
     ("cell_uv_trip_v", "pre_alarm_trip_v", "the pre-alarm must trip above the under-voltage trip"),
     ("cell_uv_hard_v", "cell_uv_trip_v", "the hard under-voltage limit must be below the trip"),
+    ("bank_uv_cell_v", "pre_alarm_trip_v", "the pre-alarm must trip above the low-bank-voltage trip (A-B08 waits for its lead)"),
     ("cell_ov_trip_v", "cell_ov_hard_v", "the hard over-voltage limit must be above the trip"),
     ("charge_ot_trip_c", "charge_ot_hard_c", "the hard over-temperature limit must be above the trip"),
     ("charge_ut_hard_c", "charge_ut_trip_c", "the hard low-temperature limit must be below the trip"),
@@ -99,9 +101,9 @@ class SettingsError(ValueError):
 
 def schema_row(name):
     """Return the schema row of ``name``; raise ``SettingsError`` if there is none."""
-    i = _INDEX.get(name)
+    i = _INDEX.get(name) if isinstance(name, str) else None
     if i is None:
-        raise SettingsError("unknown setting '%s'" % name)
+        raise SettingsError("unknown setting %r" % (name,))
     return SCHEMA[i]
 
 
@@ -178,12 +180,21 @@ class Settings:
         combination, so a trip and its reset can move together.
         Raises ``SettingsError`` (nothing changed) on the first bad value.
         """
+        self._values = self.check_update(values)
+        self.version += 1
+
+    def check_update(self, values, base=None):
+        """The settings ``update(values)`` would leave (a new dict), or raise
+        ``SettingsError``; nothing is stored. ``base``: pending changes (a dict)
+        to apply first, as if already made."""
         trial = dict(self._values)
+        if base:
+            for name in base:
+                trial[name] = self._convert(name, base[name])
         for name in values:
             trial[name] = self._convert(name, values[name])
         self._check_order(trial, values)
-        self._values = trial
-        self.version += 1
+        return trial
 
     def mv(self, name):
         """A setting in volts as integer millivolts (rounded)."""

@@ -97,10 +97,12 @@ def codes_md():
         "- **pre-alarm**: the code drives the pre-alarm output while active.",
         "- **lead**: the code waits until the pre-alarm has been on for `pre_alarm_lead_s`"
         " (behaviour §1: at least 30 s), unless its reading is decided at once (the first"
-        " reading, a battery the previous reading lacked, the first reading after A-B05).",
-        "- **latched until recharge**: once active, the code clears only after charge current of"
-        " at least `recharge_current_a` has flowed for `recharge_s` (and its reset holds), or"
-        " after a user action: remote or soft switch off and on again, `diag.reset_alarms()`.",
+        " reading, the first reading after A-B05, the cells of a battery the previous reading"
+        " lacked).",
+        "- **latched until recharge**: once active, the code clears only after `recharge_pct` of"
+        " the capacity has been charged in (counting current of at least `recharge_current_a`)"
+        " and its reset holds, or after a user action: remote or soft switch off and on again,"
+        " `diag.reset_alarms()`.",
         "- **trip / reset / delay / hard limit / clears after**: the qualifier"
         " (`firmware/qualifier.py`). Past the trip a counter counts up to the delay; below it"
         " the counter counts down at 1/%d of that rate, so a signal past its trip more than"

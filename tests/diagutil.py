@@ -11,7 +11,7 @@ import codes as C  # noqa: E402
 from decide import decide  # noqa: E402
 from detect import Observation  # noqa: E402
 from diagnosis import Diagnosis  # noqa: E402
-from qualifier import CLEAR, TRIP  # noqa: E402
+from qualifier import CLEAR  # noqa: E402
 from settings import Settings  # noqa: E402
 from status import Status  # noqa: E402
 
@@ -36,14 +36,17 @@ class Drive:
         self.remote_on = True
         self.all_off = False
         self.bank = None
+        self.capacity_ah = 0      # the monitor's capacity (0: unknown); per tick: capacity_ah=
 
     @property
     def active(self):
         return self.d.active
 
     def tick(self, dt=100, bank=None, fresh=None, stale=False, complete=True, at_once=False,
-             link_state=CLEAR, link_alarm_state=None, **fields):
-        """One tick of ``dt`` ms. ``bank``: a new reading (kept for later ticks)."""
+             link_state=CLEAR, new=None, **fields):
+        """One tick of ``dt`` ms. ``bank``: a new reading (kept for later ticks).
+        ``new``: flags per battery of ``bank`` (1: the previous reading lacked it),
+        as link_health marks them: sets ``at_once_new`` and the bank's ``sel_*``."""
         self.t += dt
         if bank is not None:
             self.bank = bank
@@ -54,14 +57,16 @@ class Drive:
         o.stale = stale
         o.complete = complete
         o.at_once = at_once
+        o.at_once_new = new is not None
+        if new is not None:
+            self.bank.extremes_of(bytearray(new))
         o.link_state = link_state
-        # as link_health sets them: A-B05's state is TRIP while failing, else CLEAR
-        o.link_alarm_state = (TRIP if link_state == TRIP else CLEAR) if link_alarm_state is None else link_alarm_state
         o.no_battery = fields.pop("no_battery", False)
         o.soc_pct10 = fields.pop("soc_pct10", -1)
         ma = fields.pop("current_ma", None)
         o.current_ma = 0 if ma is None else ma
         o.current_known = fields.pop("current_known", ma is not None)
+        o.capacity_ah = fields.pop("capacity_ah", self.capacity_ah)
         o.config_bad = fields.pop("config_bad", False)
         o.implausible = fields.pop("implausible", False)
         assert not fields, fields

@@ -147,3 +147,13 @@ def test_settings_doc_lists_every_setting():
     doc = docgen.settings_md()
     for row in S.SCHEMA:
         assert "| `%s` |" % row[0] in doc
+
+
+def test_w_b05_and_a_b05_watch_one_link_state():
+    """One link-health state for both rows (they differ in delay and lead); W-B01
+    clears after pre_alarm_hold_s, not its trip delay."""
+    w, a = C.code_id("W-B05"), C.code_id("A-B05")
+    assert C.detector(w) == C.detector(a) == C.D_LINK
+    assert not hasattr(C, "D_LINK_WARN") and not hasattr(C, "D_LINK_ALARM")
+    assert C.TABLE[C.code_id("W-B01")][9] == "pre_alarm_hold_s"
+    assert C.TABLE[a][7] == "link_lost_alarm_s" and C.TABLE[w][7] is None

@@ -42,10 +42,32 @@ def test_observation_starts_empty():
     assert o.bank is None and not o.fresh and not o.stale and not o.complete and not o.at_once
     assert o.link_state == CLEAR and not o.no_battery and o.soc_pct10 == -1
     assert o.current_ma == 0 and not o.current_known and not o.config_bad and not o.implausible
+    assert not o.at_once_new and o.capacity_ah == 0
+
+
+def test_new_judges_the_cell_and_temperature_rows_on_the_new_batteries_only():
+    """``new=True``: the extremes of the batteries the previous reading lacked
+    (``bank.sel_*``), not the bank's."""
+    d = det()
+    b = make_bank(n=2)
+    b.cell_mv[1] = 2700                           # battery 0: a low cell (known, watched)
+    b.cell_mv[B.MAX_CELLS + 2] = 3800             # battery 1 (new): a high cell, a hot sensor
+    b.temp_dc[B.MAX_TEMPS] = 520
+    b.compute_aggregates()
+    b.extremes_of(bytearray([0, 1]))
+    o = obs(b, at_once_new=True)
+    assert evaluate(d, C.A_B01, o) == TRIP and d.evaluate(C.A_B01, o, bytearray(C.N_CODES), True) == CLEAR
+    assert evaluate(d, C.W_B01, o) == TRIP and d.evaluate(C.W_B01, o, bytearray(C.N_CODES), True) == CLEAR
+    assert d.evaluate(C.A_B02, o, bytearray(C.N_CODES), True) == TRIP
+    assert d.evaluate(C.A_B09, o, bytearray(C.N_CODES), True) == TRIP
+    b.extremes_of(bytearray([1, 0]))
+    assert d.evaluate(C.A_B01, o, bytearray(C.N_CODES), True) == TRIP
+    assert d.evaluate(C.A_B02, o, bytearray(C.N_CODES), True) == CLEAR
+    assert d.evaluate(C.A_B09, o, bytearray(C.N_CODES), True) == CLEAR
 
 
 @pytest.mark.parametrize("code,trip,reset,hard,delay,clear", [
-    (C.W_B01, 3100, 3200, 2500, 1000, 1000),
+    (C.W_B01, 3100, 3200, 2500, 1000, 60000),     # clears after pre_alarm_hold_s, not its delay
     (C.A_B01, 2800, 3200, 2500, 5000, 5000),
     (C.A_B02, 3750, 3550, 3900, 1000, 1000),
     (C.A_B08, 2750, 3200, NO_LIMIT, 10000, 10000),
@@ -166,11 +188,12 @@ def test_a_soc_level_of_zero_disables_its_rule():
 
 @pytest.mark.parametrize("state", [CLEAR, BAND, TRIP])
 def test_link_warning_and_alarm_judge_the_link_health_states(state):
-    """W-B05 watches link_health.state (with its held BAND), A-B05 alarm_state."""
+    """W-B05 and A-B05 watch link_health.state; their rows differ in delay
+    (A-B05: link_lost_alarm_s) and in the lead."""
     d = det()
     for b in (None, cells(2000)):
-        assert evaluate(d, C.W_B05, obs(b, link_state=state, link_alarm_state=CLEAR)) == state
-        assert evaluate(d, C.A_B05, obs(b, link_state=CLEAR, link_alarm_state=state)) == state
+        assert evaluate(d, C.W_B05, obs(b, link_state=state)) == state
+        assert evaluate(d, C.A_B05, obs(b, link_state=state)) == state
 
 
 def test_configuration_and_no_battery_flags():
@@ -198,11 +221,33 @@ def test_an_impossible_value_from_a_battery_is_a_fault_with_or_without_a_reading
     assert evaluate(d, C.E_B11, obs(make_bank())) == CLEAR
 
 
-@pytest.mark.parametrize("mv,state", [(8999, TRIP), (9000, CLEAR), (60000, CLEAR), (60001, TRIP)])
-def test_bank_voltage_outside_every_system(mv, state):
-    b = make_bank()
-    b.bank_mv = mv
+@pytest.mark.parametrize("series,n_cells,state", [
+    (1, 2, TRIP), (1, 3, CLEAR), (1, 4, CLEAR), (2, 4, CLEAR), (4, 4, CLEAR), (1, 16, CLEAR),
+    (3, 6, CLEAR), (5, 4, TRIP), (2, 16, TRIP)])
+def test_bank_nominal_voltage_outside_every_system(series, n_cells, state):
+    """E-B09 judges what the bank is: its series cells at 3.2 V (2 cells 6.4 V,
+    3 cells 9.6 V, 18 cells 57.6 V, 20 cells 64 V)."""
+    b = make_bank(cells_mv=(3300,) * n_cells, n=series, spos=list(range(1, series + 1)))
+    assert b.series_cells == series * n_cells and b.topology == B.TOPOLOGY_OK
     assert evaluate(det(), C.E_B09, obs(b)) == state
+
+
+@pytest.mark.parametrize("mv", [0, 8000, 8999, 60001, 60050, 105600])
+def test_bank_voltage_as_measured_does_not_decide_e_b09(mv):
+    """A load sagging a 12 V bank to 8 V, or a 16-cell bank charged to 3.75 V a
+    cell (60.05 V): the nominal voltage still fits a system."""
+    for n in (4, 16):
+        b = make_bank(cells_mv=(3300,) * n)
+        b.bank_mv = mv
+        assert evaluate(det(), C.E_B09, obs(b)) == CLEAR
+
+
+def test_the_nominal_voltage_of_a_series_bank_decides_e_b09():
+    five_s = make_bank(n=5, spos=[1, 2, 3, 4, 5])          # 20 cells: 64 V nominal
+    assert five_s.series_cells == 20 and five_s.topology == B.TOPOLOGY_OK
+    assert evaluate(det(), C.E_B09, obs(five_s)) == TRIP
+    four_s = make_bank(n=4, spos=[1, 2, 3, 4], cells_mv=(3000,) * 4)
+    assert evaluate(det(), C.E_B09, obs(four_s)) == CLEAR
 
 
 def test_configuration_checks():

@@ -171,3 +171,79 @@ def test_diag_posts_and_the_tick_applies(capsys):
         assert r.st.soft_on
     finally:
         diag.attach(None)
+
+
+def test_pending_settings_merges_the_waiting_changes_in_order():
+    box = Inbox()
+    assert box.pending_settings() == {}
+    box.post((I.SETTINGS, {"cell_uv_trip_v": 2.7, "cell_uv_delay_s": 7}))
+    box.post((I.SOFT_SWITCH, False))
+    box.post((I.SETTINGS, {"cell_uv_trip_v": 2.75}))
+    assert box.pending_settings() == {"cell_uv_trip_v": 2.75, "cell_uv_delay_s": 7}
+    assert box.pending() == 3                      # nothing taken from the queue
+    box.drain(lambda cmd: None)
+    assert box.pending_settings() == {}
+
+
+def test_diag_set_checks_a_change_against_the_changes_still_waiting(capsys):
+    """Each change alone keeps the order rules; together they break one (the
+    pre-alarm must trip above the low-bank-voltage trip): the second is refused at
+    the REPL, not accepted there and then refused by the tick."""
+    # before the review: both were accepted, the tick refused the second into last_error
+    import diag
+    r = started()
+    diag.attach(r.app)
+    try:
+        assert diag.set("pre_alarm_trip_v", 2.9) is True
+        assert diag.set("bank_uv_cell_v", 2.95) is False
+        out = capsys.readouterr().out
+        assert "not changed" in out and "pre-alarm must trip above the low-bank-voltage trip" in out
+        assert r.app.inbox.pending() == 1
+        r.run_for(100)
+        assert r.app.inbox.last_error is None and r.app.inbox.applied == 1
+        assert (r.s.get("pre_alarm_trip_v"), r.s.get("bank_uv_cell_v")) == (2.9, 2.75)
+        # applied: checked against the stored settings now
+        assert diag.set("bank_uv_cell_v", 2.95) is False
+        assert diag.set("bank_uv_cell_v", 2.85) is True
+        # a change that needs a waiting one is accepted: trip 3.25 needs the reset above it
+        assert diag.set("pre_alarm_reset_v", 3.35) is True
+        assert diag.set("pre_alarm_trip_v", 3.25) is True
+        r.run_for(100)
+        assert r.app.inbox.last_error is None
+        assert (r.s.get("pre_alarm_trip_v"), r.s.get("pre_alarm_reset_v"), r.s.get("bank_uv_cell_v")) == \
+            (3.25, 3.35, 2.85)
+    finally:
+        diag.attach(None)
+
+
+@pytest.mark.parametrize("name", [None, 3, ("cell_uv_trip_v",)])
+def test_diag_set_with_a_name_that_is_not_a_str_says_why(name, capsys):
+    import diag
+    r = started()
+    diag.attach(r.app)
+    try:
+        assert diag.set(name, 2.7) is False
+        assert "not changed: unknown setting" in capsys.readouterr().out
+        assert r.app.inbox.pending() == 0
+    finally:
+        diag.attach(None)
+
+
+@pytest.mark.parametrize("value", ["off", "on", 0, 1, None, "False"])
+def test_diag_soft_switch_takes_only_true_or_false(value):
+    # before the review: bool("off") is True, so soft_switch("off") switched the BMS on
+    import diag
+    r = started()
+    diag.attach(r.app)
+    try:
+        with pytest.raises(ValueError, match="True or False"):
+            diag.soft_switch(value)
+        assert r.app.inbox.pending() == 0
+        r.run_for(100)
+        assert r.st.soft_on and r.app.inbox.applied == 0
+        diag.soft_switch(False)
+        assert r.app.inbox.pending() == 1
+        r.run_for(100)
+        assert not r.st.soft_on
+    finally:
+        diag.attach(None)

@@ -125,16 +125,17 @@ def test_a_link_losing_one_poll_in_three_is_degraded_not_failing():
     for k in range(300):
         d.second(make_bank() if k % 3 else None)
     assert set(d.states[-2500:]) == {BAND}
-    assert d.lh.alarm_state == CLEAR
     assert 60 <= d.lh.answered_pct() <= 70
 
 
-def test_the_alarm_state_is_trip_only_while_failing():
+def test_after_a_gap_the_link_is_degraded_until_90_pct_answered():
     d = healthy()
     d.seconds(4)                                   # no answer for 3 s and more
-    assert d.lh.state == TRIP and d.lh.alarm_state == TRIP
+    assert d.lh.state == TRIP
     d.second(make_bank())
-    assert d.lh.alarm_state == CLEAR and d.lh.state == BAND
+    assert d.lh.state == BAND
+    d.seconds(20, make_bank())
+    assert d.lh.state == CLEAR
 
 
 def test_a_link_losing_every_other_poll_is_between_warning_and_clear():
@@ -206,19 +207,39 @@ def test_more_batteries_than_expected_raise_the_expected_count():
     d = healthy(n=1)
     d.tick()
     lh = d.tick(make_bank(n=2))
-    assert lh.at_once and lh.expected == 2 and lh.complete
+    assert lh.at_once_new and not lh.at_once and lh.expected == 2 and lh.complete
+    assert list(lh.new[:2]) == [0, 1]
+
+
+def flags(lh, n):
+    return list(lh.new[:n])
 
 
 def test_a_battery_the_previous_reading_lacked_is_decided_at_once():
     d = healthy(n=2)
     d.second(make_bank(n=1))
     d.tick()
-    assert d.tick(make_bank(n=2)).at_once                       # it came back
+    lh = d.tick(make_bank(n=2))
+    assert lh.at_once_new and not lh.at_once and flags(lh, 2) == [0, 1]     # SN2 came back
     d.tick()
-    assert not d.tick(make_bank(n=2)).at_once                   # the same bank again
+    assert not d.lh.at_once_new                                 # only on that tick
+    lh = d.tick(make_bank(n=2))
+    assert not lh.at_once_new and not lh.at_once                # the same bank again
     d.tick()
     swapped = make_bank(n=2, serials=["SN1", "SN9"])
-    assert d.tick(swapped).at_once                              # a different battery in its place
+    lh = d.tick(swapped)
+    assert lh.at_once_new and flags(lh, 2) == [0, 1]            # a different battery in its place
+
+
+def test_only_the_first_reading_since_boot_is_at_once():
+    d = Drive()
+    d.tick()
+    lh = d.tick(make_bank(n=2))
+    assert lh.at_once and not lh.at_once_new
+    d.second(make_bank(n=1))
+    d.tick()
+    lh = d.tick(make_bank(n=2))
+    assert lh.at_once_new and not lh.at_once
 
 
 def test_a_battery_dropping_out_of_the_middle_of_the_ring_is_not_a_new_battery():
@@ -226,13 +247,61 @@ def test_a_battery_dropping_out_of_the_middle_of_the_ring_is_not_a_new_battery()
     same batteries, so nothing is decided at once (the lead still applies)."""
     d = healthy(n=3)
     d.tick()
-    assert not d.tick(make_bank(n=2, serials=["SN1", "SN3"])).at_once
+    lh = d.tick(make_bank(n=2, serials=["SN1", "SN3"]))
+    assert not lh.at_once_new and not lh.at_once
     d.tick()
-    assert not d.tick(make_bank(n=1, serials=["SN3"])).at_once
+    assert not d.tick(make_bank(n=1, serials=["SN3"])).at_once_new
     d.tick()
-    assert d.tick(make_bank(n=2, serials=["SN1", "SN3"])).at_once     # SN1 came back
+    lh = d.tick(make_bank(n=2, serials=["SN1", "SN3"]))
+    assert lh.at_once_new and flags(lh, 2) == [1, 0]            # SN1 came back, SN3 is known
     d.tick()
-    assert d.tick(make_bank(n=2, serials=["SN3", "SN1"])).at_once     # not in ring order: rewired
+    lh = d.tick(make_bank(n=2, serials=["SN3", "SN1"]))
+    assert lh.at_once_new and flags(lh, 2) == [0, 1]            # not in ring order: rewired
+    d.tick()
+    lh = d.tick(make_bank(n=4, serials=["SN7", "SN3", "SN8", "SN1"]))
+    assert lh.at_once_new and flags(lh, 4) == [1, 0, 1, 0]      # two new, around the known ones
+    assert not lh.at_once
+
+
+def bank_of(cells_by_battery, temps_by_battery=None, serials=None):
+    """Batteries in parallel, each with its own cells (and temperatures)."""
+    n = len(cells_by_battery)
+    b = make_bank(n=n, serials=serials)
+    for i, cells in enumerate(cells_by_battery):
+        for k, v in enumerate(cells):
+            b.cell_mv[i * B.MAX_CELLS + k] = v
+        if temps_by_battery:
+            t = temps_by_battery[i]
+            b.n_temps[i] = len(t)
+            for k, v in enumerate(t):
+                b.temp_dc[i * B.MAX_TEMPS + k] = v
+    b.compute_aggregates()
+    return b
+
+
+def test_the_new_batteries_extremes_are_in_the_banks_sel_fields():
+    d = healthy(n=3)
+    d.second(make_bank(n=2, serials=["SN1", "SN3"]))
+    d.tick()
+    back = bank_of([(3300, 3300, 3300, 3300), (3400, 3100, 3500, 3300), (2900, 3600, 3300, 3300)],
+                   [(200,), (150, 310), (-50, 400)])
+    lh = d.tick(back)
+    assert lh.at_once_new and flags(lh, 3) == [0, 1, 0]
+    # the bank's extremes are the third battery's; the new one's are its own
+    assert (back.cell_min_mv, back.cell_max_mv, back.temp_min_dc, back.temp_max_dc) == (2900, 3600, -50, 400)
+    assert (back.sel_cell_min_mv, back.sel_cell_max_mv) == (3100, 3500)
+    assert (back.sel_temp_min_dc, back.sel_temp_max_dc) == (150, 310)
+
+
+def test_the_sel_fields_of_a_battery_without_cells_or_sensors_are_neutral():
+    b = bank_of([(3300,) * 4, (3300,) * 4])
+    b.n_temps[1] = 0
+    b.n_cells[1] = 0
+    b.extremes_of(bytearray([0, 1]))
+    assert (b.sel_cell_min_mv, b.sel_cell_max_mv, b.sel_temp_min_dc, b.sel_temp_max_dc) == \
+        (0xFFFF, -1, 32767, -32768)
+    b.extremes_of(bytearray([1, 1]))
+    assert (b.sel_cell_min_mv, b.sel_cell_max_mv, b.sel_temp_min_dc, b.sel_temp_max_dc) == (3300, 3300, 200, 200)
 
 
 def test_a_ring_answering_with_no_battery():
@@ -241,7 +310,8 @@ def test_a_ring_answering_with_no_battery():
     lh = d.tick(make_bank(n=0))
     assert lh.empty_ring and not lh.complete and not lh.no_battery()
     d.tick()
-    assert d.tick(make_bank()).at_once                          # batteries after an empty ring
+    lh = d.tick(make_bank())
+    assert lh.at_once_new and not lh.at_once and flags(lh, 1) == [1]   # batteries after an empty ring
     d2 = Drive()
     d2.seconds(3, make_bank(n=0))
     d2.tick()

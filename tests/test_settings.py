@@ -37,7 +37,8 @@ def test_core_defaults():
     s = S.Settings()
     assert s.mv("cell_uv_hard_v") == 2500 and s.mv("cell_ov_hard_v") == 3900
     assert s.deci_c("charge_ot_hard_c") == 550 and s.deci_c("charge_ut_hard_c") == 0
-    assert s.milli("recharge_current_a") == 500 and s.ms("recharge_s") == 10000
+    assert s.milli("recharge_current_a") == 500 and s.get("recharge_pct") == 1.0
+    assert s.ms("pre_alarm_hold_s") == 60000 and s.ms("pre_alarm_delay_s") == 1000
     assert s.ms("bank_check_s") == 2000 and s.ms("battery_fault_clear_s") == 5000
     assert s.get("link_warn_answered_pct") == 40 and s.get("link_clear_answered_pct") == 90
     assert s.ms("current_hold_s") == 10000 and s.ms("link_lost_alarm_s") == 30000
@@ -71,6 +72,12 @@ def test_every_order_rule_holds_for_the_defaults_and_names_real_settings():
     ("link_warn_answered_pct", 40.5, "whole number"),
     ("recharge_current_a", 0, "within"),
     ("current_hold_s", 0, "within"),
+    ("recharge_pct", 0.05, "within"),
+    ("recharge_pct", 10.5, "within"),
+    ("recharge_s", 10, "unknown"),               # gone: recharge is an amount of charge
+    ("pre_alarm_hold_s", 0, "within"),
+    ("pre_alarm_hold_s", 601, "within"),
+    ("pre_alarm_hold_s", 1.5, "whole number"),
 ])
 def test_bad_values_are_refused_and_change_nothing(name, value, words):
     s = S.Settings()
@@ -81,6 +88,67 @@ def test_bad_values_are_refused_and_change_nothing(name, value, words):
     assert words in str(e.value)
     assert {n: s.get(n) for n in s.names()} == before
     assert s.version == version
+
+
+def test_the_pre_alarm_must_trip_above_the_low_bank_voltage_trip():
+    """A-B08 (bank_uv_cell_v) waits for the pre-alarm's lead: the pre-alarm must
+    come first, whichever of the two moves."""
+    s = S.Settings()
+    s.set("pre_alarm_trip_v", 2.9)
+    s.set("bank_uv_cell_v", 2.85)
+    with pytest.raises(S.SettingsError, match="pre-alarm must trip above the low-bank-voltage trip"):
+        s.set("bank_uv_cell_v", 2.9)
+    with pytest.raises(S.SettingsError, match="pre-alarm must trip above the low-bank-voltage trip"):
+        s.set("pre_alarm_trip_v", 2.85)
+    with pytest.raises(S.SettingsError, match="pre-alarm must trip above the low-bank-voltage trip"):
+        s.update({"pre_alarm_trip_v": 2.95, "bank_uv_cell_v": 3.0})
+    assert (s.mv("pre_alarm_trip_v"), s.mv("bank_uv_cell_v")) == (2900, 2850)
+    s.update({"pre_alarm_trip_v": 3.0, "bank_uv_cell_v": 2.95})
+    assert (s.mv("pre_alarm_trip_v"), s.mv("bank_uv_cell_v")) == (3000, 2950)
+
+
+@pytest.mark.parametrize("name", [None, 1, 2.5, b"cell_uv_trip_v", ("cell_uv_trip_v",), ["x"]])
+def test_a_name_that_is_not_a_str_is_a_settings_error(name):
+    with pytest.raises(S.SettingsError, match="unknown setting"):
+        S.schema_row(name)
+    s = S.Settings()
+    with pytest.raises(S.SettingsError, match="unknown setting"):
+        s.check(name, 1)
+
+
+def test_check_update_returns_the_result_and_stores_nothing():
+    s = S.Settings()
+    version = s.version
+    trial = s.check_update({"pre_alarm_trip_v": 2.9, "cell_uv_delay_s": 7.0})
+    assert trial["pre_alarm_trip_v"] == 2.9 and trial["cell_uv_delay_s"] == 7
+    assert isinstance(trial["cell_uv_delay_s"], int)
+    assert s.get("pre_alarm_trip_v") == 3.10 and s.get("cell_uv_delay_s") == 5 and s.version == version
+    with pytest.raises(S.SettingsError, match="within"):
+        s.check_update({"cell_uv_delay_s": 99})
+    assert s.version == version
+
+
+def test_check_update_applies_the_pending_changes_first():
+    s = S.Settings()
+    # alone, each change is fine; after the pending one it breaks an order rule
+    assert s.check_update({"bank_uv_cell_v": 2.95})["bank_uv_cell_v"] == 2.95
+    with pytest.raises(S.SettingsError, match="pre-alarm must trip above the low-bank-voltage trip"):
+        s.check_update({"bank_uv_cell_v": 2.95}, {"pre_alarm_trip_v": 2.9})
+    # the pending change makes an otherwise refused one fine
+    with pytest.raises(S.SettingsError, match="reset must be above"):
+        s.check_update({"pre_alarm_trip_v": 3.25})
+    trial = s.check_update({"pre_alarm_trip_v": 3.25}, {"pre_alarm_reset_v": 3.3})
+    assert (trial["pre_alarm_trip_v"], trial["pre_alarm_reset_v"]) == (3.25, 3.3)
+    with pytest.raises(S.SettingsError, match="within"):
+        s.check_update({"cell_uv_delay_s": 7}, {"cell_uv_delay_s": 99})     # a bad pending value
+    assert s.get("pre_alarm_trip_v") == 3.10 and s.get("pre_alarm_reset_v") == 3.20
+
+
+def test_update_is_check_update_stored():
+    s = S.Settings()
+    version = s.version
+    s.update({"recharge_pct": 2.5, "pre_alarm_hold_s": 120})
+    assert s.get("recharge_pct") == 2.5 and s.ms("pre_alarm_hold_s") == 120000 and s.version == version + 1
 
 
 def test_set_stores_and_converts():

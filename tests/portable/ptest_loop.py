@@ -125,7 +125,8 @@ def test_commands_wait_for_the_tick_and_a_user_action_releases_the_latch():
     world = clock.world
     world.cell_mv = 3300                       # relaxed, not recharged: still withdrawn
     main.run(app, clock, lambda: clock.elapsed < 20000)
-    assert not app.status.atd and app.status.active_codes() == ["A-B01"]
+    # the pre-alarm is held for pre_alarm_hold_s (60 s) after the cells are back
+    assert not app.status.atd and app.status.active_codes() == ["W-B01", "A-B01"]
     app.inbox.post((I.SOFT_SWITCH, False))
     assert app.status.soft_on                  # not until the tick
     main.run(app, clock, lambda: clock.elapsed < 20500)
@@ -134,6 +135,8 @@ def test_commands_wait_for_the_tick_and_a_user_action_releases_the_latch():
     main.run(app, clock, lambda: clock.elapsed < 21000)
     assert app.status.atd and machine.level(25) == 1
     assert app.inbox.applied == 2 and app.inbox.last_error is None
+    assert app.status.active_codes() == ["W-B01"]      # a user action does not release the pre-alarm
+    assert machine.pin_transitions(27) == [(0, 0), (100, 1)]
 
 
 def test_the_status_record_after_ticks():
