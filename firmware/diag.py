@@ -179,8 +179,10 @@ def set(name, value, app=None):
     import settings as S
     app = _get(app)
     try:
+        if not isinstance(name, str):
+            raise S.SettingsError("unknown setting %r" % (name,))
         # Checked as the tick will apply it: after the changes still waiting.
-        v = app.settings.check_update({name: value}, app.inbox.pending_settings())[name]
+        v = app.settings.check_update({name: value}, app.inbox.pending_settings(S.defaults()))[name]
     except S.SettingsError as e:
         print("not changed: %s" % e)
         return False

@@ -38,6 +38,7 @@ class Diagnosis:
         self.recharge_mah = 0         # charge counted toward it, mAh
         self._recharge_rem = 0        # and the part of a mAh, mA·ms
         self._user_action = False
+        self._after_ab05 = False      # A-B05 came: its next fresh reading is decided at once
         self._version = -1
 
     def _load(self):
@@ -68,8 +69,11 @@ class Diagnosis:
         q = self.q
         det = self.detectors
         a = self.active
-        # A fresh reading after A-B05 withdrew everything is decided at once.
-        at_once = obs.at_once or (obs.fresh and obs.bank is not None and a[C.A_B05])
+        # The first fresh reading after A-B05 withdrew everything is decided at once.
+        at_once = obs.at_once
+        if self._after_ab05 and obs.fresh and obs.bank is not None:
+            at_once = True
+            self._after_ab05 = False
         pre = False
         for cid in range(C.N_CODES):
             row = C.TABLE[cid]
@@ -92,6 +96,8 @@ class Diagnosis:
                     pass              # the pre-alarm lead is not over yet
                 else:
                     q.set_active(cid)
+                    if cid == C.A_B05:
+                        self._after_ab05 = True
                     if flags & C.F_RECHARGE:
                         self.recharged = False
                         self.recharge_mah = 0

@@ -44,12 +44,15 @@ class Inbox:
     def pending(self):
         return len(self._q)
 
-    def pending_settings(self):
+    def pending_settings(self, defaults):
         """The setting changes still waiting, merged into one dict (a poster
-        checks a new change against them, as the tick will apply it after them)."""
+        checks a new change against them, as the tick will apply it after them);
+        a waiting factory reset counts as every setting set to ``defaults``."""
         out = {}
         for cmd in list(self._q):
-            if cmd[0] == SETTINGS:
+            if cmd[0] == FACTORY_RESET:
+                out = dict(defaults)
+            elif cmd[0] == SETTINGS:
                 for name in cmd[1]:
                     out[name] = cmd[1][name]
         return out

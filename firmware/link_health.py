@@ -14,7 +14,8 @@ that loses one frame in three stays usable (a warning, never A-B05).
 
 It also tells diagnosis what a reading means: ``fresh``, ``stale`` (older than
 ``link_lost_warn_s``), ``complete``, ``at_once`` (the first reading: judge it all
-at once), ``at_once_new`` (batteries the previous reading lacked, flagged in
+at once), ``at_once_new`` (batteries that went unwatched: added since the last
+complete reading, or back after more than ``link_lost_warn_s``; flagged in
 ``new``, their extremes in the bank's ``sel_*``: judge *them* at once) and
 E-B32's ``no_battery``. Pure logic:
 ``update(dt, link, fresh)`` once per tick, no allocation.
@@ -51,7 +52,10 @@ class LinkHealth:
         self._answered_now = False
         self._polls_seen = -1
         self._prev_count = 0
-        self._prev_hash = array("i", bytes(4 * MAX_BATTERIES))
+        self._prev_hash = array("i", bytes(4 * MAX_BATTERIES))        # the previous reading
+        self._complete_count = 0
+        self._complete_hash = array("i", bytes(4 * MAX_BATTERIES))    # the last complete one
+        self._scratch = bytearray(MAX_BATTERIES)
         self._version = -1
 
     def _load(self):
@@ -94,7 +98,10 @@ class LinkHealth:
                     self.expected = b.count
                     self.complete_age_ms = 0
                     self._answered_now = True
-                self._remember(b)
+                    _copy_hashes(b, self._complete_hash)
+                    self._complete_count = b.count
+                _copy_hashes(b, self._prev_hash)
+                self._prev_count = b.count
             else:
                 self._prev_count = 0
         self.complete = self.ever_read and link.bank.count >= self.expected and link.bank.count > 0
@@ -135,32 +142,45 @@ class LinkHealth:
         return not self.ever_read and self.boot_ms >= self._warn_ms
 
     def _mark_new(self, b):
-        # Ring order is physical: batteries that drop out leave the others in the
-        # same order, so the batteries the previous reading had are found as a
-        # subsequence (by serial hash); the rest are new. Linear, no allocation.
-        h = self._prev_hash
-        n = self._prev_count
+        # A battery is new when the last complete reading lacked it (added, or
+        # swapped in), or when it was missing from the previous reading and the
+        # last complete reading is older than link_lost_warn_s: it went unwatched.
+        # A battery that missed a poll or two is not new: its cells were watched
+        # a moment ago, and its rules keep their delays and the lead.
+        old = self.complete_age_ms >= self._warn_ms
         new = self.new
-        j = 0
+        _absent(b, self._complete_hash, self._complete_count, new)
+        if old:
+            _absent(b, self._prev_hash, self._prev_count, self._scratch)
         found = False
         for i in range(b.count):
-            x = b.serial_hash[i]
-            k = j
-            while k < n and h[k] != x:
-                k += 1
-            if k == n:
+            if old and self._scratch[i]:
                 new[i] = 1
+            if new[i]:
                 found = True
-            else:
-                new[i] = 0
-                j = k + 1
         return found
 
-    def _remember(self, b):
-        self._prev_count = b.count
-        h = self._prev_hash
-        for i in range(b.count):
-            h[i] = b.serial_hash[i]
+
+def _absent(b, hashes, n, out):
+    """``out[i]`` = 1 for each battery of ``b`` not among ``hashes[0:n]``. Ring
+    order is physical: batteries that drop out leave the others in order, so
+    the known ones are found as a subsequence. Linear, no allocation."""
+    j = 0
+    for i in range(b.count):
+        x = b.serial_hash[i]
+        k = j
+        while k < n and hashes[k] != x:
+            k += 1
+        if k == n:
+            out[i] = 1
+        else:
+            out[i] = 0
+            j = k + 1
+
+
+def _copy_hashes(b, hashes):
+    for i in range(b.count):
+        hashes[i] = b.serial_hash[i]
 
 
 def _sat(ms):

@@ -95,6 +95,14 @@ _ORDER = (
 )
 
 
+def defaults():
+    """Every setting's default, a dict name -> value (a factory reset's result)."""
+    out = {}
+    for row in SCHEMA:
+        out[row[0]] = row[2]
+    return out
+
+
 class SettingsError(ValueError):
     """A rejected ``set``: the message says which rule; nothing was changed."""
 

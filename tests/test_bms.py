@@ -325,7 +325,23 @@ def test_a_healthy_battery_missing_one_poll_does_not_cut_a_sagging_batterys_lead
     assert r.transitions("pre_alarm") == [(0, 0), (3100, 1)]
     assert r.transitions("load_disconnect") == [(0, 0), (100, 1), (33100, 0)]     # the lead kept
     assert codes(r) == ["W-B01", "A-B01"]
-    assert r.st.readings_at_once == 2                  # the first reading, and the one at 8.1 s
+    assert r.st.readings_at_once == 1                  # the first reading only: a missed poll is not "unwatched"
+
+
+def test_a_sagging_battery_missing_one_poll_keeps_its_own_lead():
+    # second review: the sagging battery itself missed a poll, came back "new" with
+    # its cell past the trip and lost ATD at 8.1 s after 5 s of pre-alarm
+    r = Rig(batteries=2)
+    r.run(1000)
+    r.set_cell(2700)                                   # battery 1 sags from the reading at 2.1 s
+    r.run(6000)
+    r.batteries[0].present = False                     # battery 1 itself misses the poll at 7 s
+    r.run(7000)
+    r.batteries[0].present = True
+    r.run(40000)
+    assert r.transitions("pre_alarm") == [(0, 0), (3100, 1)]
+    assert r.transitions("load_disconnect") == [(0, 0), (100, 1), (33100, 0)]     # the lead kept
+    assert r.st.readings_at_once == 1
 
 
 def test_a_battery_coming_back_healthy_changes_nothing():

@@ -609,17 +609,24 @@ def test_a_degraded_link_keeps_a_steady_warning():
 
 def test_the_first_fresh_reading_after_a_b05_is_decided_at_once():
     d = started()
-    d.run(31000, link_state=TRIP, stale=True)
+    d.run(31000, link_state=TRIP, stale=True, fresh=False)
     assert d.on("A-B05")
     d.tick(100, bank=cells(2600), fresh=True, link_state=CLEAR)
     assert d.on("A-B01") and not d.atd and not d.on("A-B05")
 
 
-def test_a_fresh_reading_while_a_b05_is_held_on_a_degraded_link_is_decided_at_once():
+def test_only_the_first_fresh_reading_after_a_b05_is_decided_at_once():
+    # review: every fresh reading while A-B05 was held skipped the delays (for as
+    # long as the link stayed degraded); only the first after A-B05 came may
     d = started()
-    d.run(31000, link_state=TRIP, stale=True)
-    d.tick(100, bank=cells(2600), fresh=True, link_state=BAND)
-    assert d.on("A-B01") and d.on("A-B05") and d.on("W-B01")
+    d.run(31000, link_state=TRIP, stale=True, fresh=False)
+    d.tick(100, bank=cells(3300), fresh=True, link_state=BAND)      # the first: decided at once, healthy
+    assert d.on("A-B05") and not d.on("W-B01")
+    d.tick(900, link_state=BAND, fresh=False)
+    d.tick(100, bank=cells(2790), fresh=True, link_state=BAND)      # the next: its delays apply
+    assert d.on("A-B05") and not d.on("A-B01") and not d.on("W-B01")
+    d.run(1000, link_state=BAND)
+    assert d.on("W-B01") and not d.on("A-B01")
 
 
 # ----- a battery the previous reading lacked (link_health.at_once_new) -------

@@ -175,14 +175,36 @@ def test_diag_posts_and_the_tick_applies(capsys):
 
 def test_pending_settings_merges_the_waiting_changes_in_order():
     box = Inbox()
-    assert box.pending_settings() == {}
+    assert box.pending_settings({}) == {}
     box.post((I.SETTINGS, {"cell_uv_trip_v": 2.7, "cell_uv_delay_s": 7}))
     box.post((I.SOFT_SWITCH, False))
     box.post((I.SETTINGS, {"cell_uv_trip_v": 2.75}))
-    assert box.pending_settings() == {"cell_uv_trip_v": 2.75, "cell_uv_delay_s": 7}
+    assert box.pending_settings({}) == {"cell_uv_trip_v": 2.75, "cell_uv_delay_s": 7}
     assert box.pending() == 3                      # nothing taken from the queue
+    box.post((I.FACTORY_RESET,))                   # a waiting factory reset: every default
+    box.post((I.SETTINGS, {"cell_uv_delay_s": 9}))
+    assert box.pending_settings({"cell_uv_trip_v": 2.8, "cell_uv_delay_s": 5}) == \
+        {"cell_uv_trip_v": 2.8, "cell_uv_delay_s": 9}
     box.drain(lambda cmd: None)
-    assert box.pending_settings() == {}
+    assert box.pending_settings({}) == {}
+
+
+def test_diag_set_after_a_waiting_factory_reset_is_checked_against_the_defaults(capsys):
+    # review: with pre_alarm_reset_v at 3.4, factory_reset() then set("pre_alarm_trip_v", 3.25)
+    # was accepted at the REPL and refused by the tick (the default reset is 3.2)
+    import diag
+    r = started()
+    diag.attach(r.app)
+    try:
+        assert diag.set("pre_alarm_reset_v", 3.4) is True
+        r.run_for(100)
+        diag.factory_reset()
+        assert diag.set("pre_alarm_trip_v", 3.25) is False
+        assert "reset must be above" in capsys.readouterr().out
+        r.run_for(100)
+        assert r.app.inbox.last_error is None and r.s.get("pre_alarm_reset_v") == 3.2
+    finally:
+        diag.attach(None)
 
 
 def test_diag_set_checks_a_change_against_the_changes_still_waiting(capsys):
@@ -216,7 +238,7 @@ def test_diag_set_checks_a_change_against_the_changes_still_waiting(capsys):
         diag.attach(None)
 
 
-@pytest.mark.parametrize("name", [None, 3, ("cell_uv_trip_v",)])
+@pytest.mark.parametrize("name", [None, 3, ("cell_uv_trip_v",), ["x"], {"a": 1}])
 def test_diag_set_with_a_name_that_is_not_a_str_says_why(name, capsys):
     import diag
     r = started()

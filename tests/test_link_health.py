@@ -215,9 +215,9 @@ def flags(lh, n):
     return list(lh.new[:n])
 
 
-def test_a_battery_the_previous_reading_lacked_is_decided_at_once():
+def test_a_battery_back_after_going_unwatched_is_decided_at_once():
     d = healthy(n=2)
-    d.second(make_bank(n=1))
+    d.seconds(4, make_bank(n=1))                 # no complete reading for over 3 s
     d.tick()
     lh = d.tick(make_bank(n=2))
     assert lh.at_once_new and not lh.at_once and flags(lh, 2) == [0, 1]     # SN2 came back
@@ -231,12 +231,21 @@ def test_a_battery_the_previous_reading_lacked_is_decided_at_once():
     assert lh.at_once_new and flags(lh, 2) == [0, 1]            # a different battery in its place
 
 
+def test_a_battery_that_missed_a_poll_or_two_is_not_new():
+    # review: the sagging battery itself missing one poll was "new" and lost its lead
+    d = healthy(n=2)
+    d.seconds(1, make_bank(n=1))                 # a complete reading 2 s ago: still watched
+    d.tick()
+    lh = d.tick(make_bank(n=2))
+    assert not lh.at_once_new and flags(lh, 2) == [0, 0]
+
+
 def test_only_the_first_reading_since_boot_is_at_once():
     d = Drive()
     d.tick()
     lh = d.tick(make_bank(n=2))
     assert lh.at_once and not lh.at_once_new
-    d.second(make_bank(n=1))
+    d.seconds(4, make_bank(n=1))
     d.tick()
     lh = d.tick(make_bank(n=2))
     assert lh.at_once_new and not lh.at_once
@@ -253,13 +262,19 @@ def test_a_battery_dropping_out_of_the_middle_of_the_ring_is_not_a_new_battery()
     assert not d.tick(make_bank(n=1, serials=["SN3"])).at_once_new
     d.tick()
     lh = d.tick(make_bank(n=2, serials=["SN1", "SN3"]))
-    assert lh.at_once_new and flags(lh, 2) == [1, 0]            # SN1 came back, SN3 is known
+    assert not lh.at_once_new                                   # SN1 back within 3 s: watched
+    d.seconds(4, make_bank(n=1, serials=["SN3"]))
+    d.tick()
+    lh = d.tick(make_bank(n=2, serials=["SN1", "SN3"]))
+    assert lh.at_once_new and flags(lh, 2) == [1, 0]            # SN1 back after 4 s, SN3 is known
     d.tick()
     lh = d.tick(make_bank(n=2, serials=["SN3", "SN1"]))
     assert lh.at_once_new and flags(lh, 2) == [0, 1]            # not in ring order: rewired
     d.tick()
-    lh = d.tick(make_bank(n=4, serials=["SN7", "SN3", "SN8", "SN1"]))
-    assert lh.at_once_new and flags(lh, 4) == [1, 0, 1, 0]      # two new, around the known ones
+    lh = d.tick(make_bank(n=4, serials=["SN7", "SN1", "SN8", "SN3"]))
+    # two new around known ones; SN3 out of the previous reading's order (it
+    # followed SN1 there) after more than 3 s without a complete reading: new too
+    assert lh.at_once_new and flags(lh, 4) == [1, 0, 1, 1]
     assert not lh.at_once
 
 
@@ -281,7 +296,7 @@ def bank_of(cells_by_battery, temps_by_battery=None, serials=None):
 
 def test_the_new_batteries_extremes_are_in_the_banks_sel_fields():
     d = healthy(n=3)
-    d.second(make_bank(n=2, serials=["SN1", "SN3"]))
+    d.seconds(4, make_bank(n=2, serials=["SN1", "SN3"]))
     d.tick()
     back = bank_of([(3300, 3300, 3300, 3300), (3400, 3100, 3500, 3300), (2900, 3600, 3300, 3300)],
                    [(200,), (150, 310), (-50, 400)])
@@ -309,6 +324,7 @@ def test_a_ring_answering_with_no_battery():
     d.tick()
     lh = d.tick(make_bank(n=0))
     assert lh.empty_ring and not lh.complete and not lh.no_battery()
+    d.seconds(4, make_bank(n=0))
     d.tick()
     lh = d.tick(make_bank())
     assert lh.at_once_new and not lh.at_once and flags(lh, 1) == [1]   # batteries after an empty ring

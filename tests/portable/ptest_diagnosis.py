@@ -278,6 +278,12 @@ def test_link_health_marks_the_batteries_the_previous_reading_lacked():
     assert not lh.at_once and not lh.at_once_new
     link.bank = three
     lh.update(100, link, True)
+    assert not lh.at_once_new                    # back within 3 s: it was watched
+    link.bank = two
+    lh.update(100, link, True)
+    lh.update(4000, link, False)                 # then no complete reading for 4 s
+    link.bank = three
+    lh.update(100, link, True)
     assert lh.at_once_new and not lh.at_once and list(lh.new[:3]) == [0, 1, 0]
     assert three.cell_min_mv == 2900 and three.sel_cell_min_mv == 3300 and three.sel_cell_max_mv == 3300
     lh.update(100, link, False)
