@@ -94,7 +94,7 @@ F_RECHARGE = const(4)      # once active, clears only after a recharge or a user
 TABLE = (
     ("W-B01", SEVERITY_WARNING, 0, F_PRE_ALARM, D_CELL_LOW, "pre_alarm_trip_v", "pre_alarm_reset_v",
      "pre_alarm_delay_s", "cell_uv_hard_v", "pre_alarm_hold_s", "low cell voltage (pre-alarm)", "behaviour §1, §7"),
-    ("W-B05", SEVERITY_WARNING, 0, F_PRE_ALARM, D_LINK, None, None, None, None, None,
+    ("W-B05", SEVERITY_WARNING, 0, F_PRE_ALARM, D_LINK, None, None, None, None, "link_warn_hold_s",
      "communication with battery lost", "behaviour §7"),
     ("W-B07", SEVERITY_WARNING, 0, F_PRE_ALARM, D_SOC_LOW, "low_soc_warning_pct", "soc_reset_margin_pct",
      None, None, None, "low state of charge", "behaviour §5, §7"),

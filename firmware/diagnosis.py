@@ -8,8 +8,8 @@ order (``detect``), qualifies it (``qualifier``) and applies the row's flags:
   limit (which skips the delay and raises the pre-alarm at once), unless the
   reading is decided at once after boot (docs/protection.md, the 30 s lead);
 - ``F_RECHARGE``: once active, the row clears only after evidence of recharge
-  (``recharge_pct`` of the capacity charged in, counting current of at least
-  ``recharge_current_a``) or a user action
+  (a net ``recharge_pct`` of the capacity charged in since the withdrawal) or a
+  user action
   (``user_action()``: remote or soft switch off and on, ``diag.reset_alarms()``),
   never on the cells relaxing alone (behaviour §7, A-B01: "loads back on when
   recharged").
@@ -46,7 +46,6 @@ class Diagnosis:
         if self.detectors.version != s.version:
             self.detectors.load()
         self._lead_ms = s.ms("pre_alarm_lead_s")
-        self._recharge_ma = s.milli("recharge_current_a")
         self._recharge_pct10 = int(s.get("recharge_pct") * 10 + 0.5)
         self._version = s.version
 
@@ -107,12 +106,13 @@ class Diagnosis:
         self.pre_alarm = pre
 
     def _update_recharge(self, dt, obs):
-        # Evidence of recharge: charge counted in (integer mAh and a remainder in
-        # mA·ms, as the monitor counts), only from current of at least
-        # recharge_current_a, until recharge_pct of the capacity (0.1 Ah at least).
+        # Evidence of recharge: the net charge since the withdrawal (integer mAh and
+        # a remainder in mA·ms, as the monitor counts; a discharge counts against
+        # it), until recharge_pct of the capacity (0.1 Ah at least). Any charger
+        # counts, however small; zero-mean sensor noise does not add up.
         if self.recharged:
             return
-        if obs.current_known and obs.current_ma >= self._recharge_ma:
+        if obs.current_known:
             self._recharge_rem += obs.current_ma * dt
             q = self._recharge_rem // 3600000
             if q:

@@ -164,18 +164,24 @@ class LinkHealth:
 def _absent(b, hashes, n, out):
     """``out[i]`` = 1 for each battery of ``b`` not among ``hashes[0:n]``. Ring
     order is physical: batteries that drop out leave the others in order, so
-    the known ones are found as a subsequence. Linear, no allocation."""
+    the known ones are found as a subsequence (linear); only a battery that is not
+    is looked for among all of them (the ring read from its other end, re-cabled).
+    No allocation."""
     j = 0
     for i in range(b.count):
         x = b.serial_hash[i]
         k = j
         while k < n and hashes[k] != x:
             k += 1
-        if k == n:
-            out[i] = 1
-        else:
+        if k < n:
             out[i] = 0
             j = k + 1
+            continue
+        out[i] = 1
+        for k in range(n):
+            if hashes[k] == x:
+                out[i] = 0
+                break
 
 
 def _copy_hashes(b, hashes):

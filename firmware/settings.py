@@ -16,8 +16,7 @@ SCHEMA = (
     ("cell_uv_reset_v", "V", 3.20, 2.90, 3.40, "project: loads back on when every cell is >= 3.2 V (Lynx Smart BMS manual)"),
     ("cell_uv_delay_s", "s", 5, 0, 60, "project: filters load-step sags (docs/protection.md)"),
     ("cell_uv_hard_v", "V", 2.50, 2.00, 2.70, "project: hard limit: one reading below it raises the pre-alarm at once and withdraws ATD when the 30 s lead is over (docs/protection.md)"),
-    ("recharge_current_a", "A", 0.5, 0.1, 50.0, "project: after an under-voltage withdrawal, the least charge current that counts as recharging"),
-    ("recharge_pct", "%", 1.0, 0.1, 10.0, "project: charge (of the bank's capacity, 0.1 Ah at least) that must flow in before the loads may return; a sensor offset cannot fake it quickly"),
+    ("recharge_pct", "%", 1.0, 0.1, 10.0, "project: net charge (of the bank's capacity, 0.1 Ah at least) that must flow in after an under-voltage withdrawal before the loads may return; a sensor offset cannot fake it quickly"),
     # Pre-alarm (behaviour §1).
     ("pre_alarm_trip_v", "V", 3.10, 2.80, 3.30, "behaviour §1: pre-alarm at 3.1 V per cell, adjustable"),
     ("pre_alarm_reset_v", "V", 3.20, 2.90, 3.40, "project: hysteresis up to the under-voltage reset"),
@@ -51,6 +50,7 @@ SCHEMA = (
     # Link supervision (behaviour §1 leaves the delays to the project).
     ("link_lost_warn_s", "s", 3, 2, 30, "project: W-B05 after this long without a valid reading"),
     ("link_lost_alarm_s", "s", 30, 30, 300, "project: A-B05 this long after W-B05 (>= the 30 s pre-alarm lead)"),
+    ("link_warn_hold_s", "s", 30, 0, 300, "project: W-B05 clears only once the link has been healthy this long: a degraded link keeps one steady warning"),
     ("link_warn_answered_pct", "%", 40, 10, 90, "project: W-B05 when fewer of the last 20 polls got a complete answer"),
     ("link_clear_answered_pct", "%", 90, 20, 100, "project: W-B05 clears once at least this share of the last 20 polls was answered (a degraded link keeps a steady warning)"),
     ("current_hold_s", "s", 10, 1, 60, "project: without a shunt, the last reported current is counted across link gaps this long"),

@@ -99,9 +99,9 @@ def codes_md():
         " (behaviour §1: at least 30 s), unless its reading is decided at once (the first"
         " reading, the first reading after A-B05, the cells of a battery the previous reading"
         " lacked).",
-        "- **latched until recharge**: once active, the code clears only after `recharge_pct` of"
-        " the capacity has been charged in (counting current of at least `recharge_current_a`)"
-        " and its reset holds, or after a user action: remote or soft switch off and on again,"
+        "- **latched until recharge**: once active, the code clears only after a net"
+        " `recharge_pct` of the capacity has been charged in since the withdrawal and its reset"
+        " holds, or after a user action: remote or soft switch off and on again,"
         " `diag.reset_alarms()`.",
         "- **trip / reset / delay / hard limit / clears after**: the qualifier"
         " (`firmware/qualifier.py`). Past the trip a counter counts up to the delay; below it"

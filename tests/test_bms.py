@@ -369,7 +369,8 @@ def test_one_good_answer_every_29_s_gives_w_b05_then_a_b05():
 def test_a_b05_is_held_through_a_degraded_link_without_port_chatter():
     """Lost from poll 11, then answering 3 polls in 5 (60 %: degraded, between the
     40 % of a failing link and the 90 % of a healthy one) for ten minutes: A-B05
-    and W-B05 stay on, no output moves; back to healthy, both clear together."""
+    and W-B05 stay on, no output moves; back to healthy, A-B05 clears, W-B05 30 s
+    (link_warn_hold_s) later."""
     # before the review: A-B05 cleared as soon as the link was no longer failing,
     # while W-B05 stayed on
     r = Rig(answer=lambda n: n <= 10 or (n > 50 and n % 5 not in (3, 4)))
@@ -381,8 +382,9 @@ def test_a_b05_is_held_through_a_degraded_link_without_port_chatter():
     r.answer = True                                    # every poll from the one at 700 s
     # polls 693 and 694 s were the last missed: 18 of 20 once the poll at 715 s goes out (714 s)
     assert r.until(lambda st: st.atd, 60000) == 714000
-    assert codes(r) == [] and r.st.atc
-    assert r.transitions("pre_alarm")[-1] == (714000, 0)
+    assert codes(r) == ["W-B05"] and r.st.atc
+    assert r.until(lambda st: not st.active[C.W_B05], 60000) == 744000
+    assert r.transitions("pre_alarm")[-1] == (744000, 0)
 
 
 def test_a_cell_known_to_be_low_still_leads_to_a_b01_however_stale():
@@ -528,14 +530,16 @@ def test_link_loss_timeline_on_the_pins():
     assert all(r.st.reason_list(p) == ["A-B05"] for p in ALL_PORTS)
     r.answer = True                                    # from the poll at 41 s
     t_back = r.until(lambda st: st.atd, 30000)
-    # A-B05 and W-B05 are held while the link is degraded and clear together once
-    # 18 of the last 20 polls were answered: polls 41..58 s, the one at 58 s judged
-    # when the next goes out at 59 s
+    # A-B05 and W-B05 are held while the link is degraded; A-B05 clears once 18 of
+    # the last 20 polls were answered: polls 41..58 s, the one at 58 s judged when
+    # the next goes out at 59 s; W-B05 once the link has been healthy for 30 s
     # (before the review: A-B05 cleared at 40 % answered, W-B05 10 s later)
-    assert t_back == 59000 and codes(r) == []
+    assert t_back == 59000 and codes(r) == ["W-B05"]
+    r.run(100000)
+    assert codes(r) == []
     assert r.transitions("load_disconnect") == [(0, 0), (100, 1), (34100, 0), (59000, 1)]
     assert r.transitions("charge_disconnect")[-2:] == [(34100, 0), (59000, 1)]
-    assert r.transitions("pre_alarm") == [(0, 0), (4100, 1), (59000, 0)]
+    assert r.transitions("pre_alarm") == [(0, 0), (4100, 1), (89000, 0)]
 
 
 def test_the_first_reading_after_a_b05_is_decided_at_once():
@@ -547,7 +551,7 @@ def test_the_first_reading_after_a_b05_is_decided_at_once():
     r.answer = True
     r.run(41100)                                       # the answer to the poll at 41 s
     assert r.st.active[C.A_B01] and r.st.active[C.A_B05]
-    r.run(80000)
+    r.run(100000)
     assert not r.st.active[C.A_B05] and not r.st.atd and codes(r) == ["W-B01", "A-B01"]
 
 

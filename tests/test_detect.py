@@ -76,7 +76,7 @@ def test_new_judges_the_cell_and_temperature_rows_on_the_new_batteries_only():
     (C.W_B07, 200, 250, NO_LIMIT, 0, 0),
     (C.A_B07, 100, 150, NO_LIMIT, 0, 0),
     (C.A_B05, 0, 0, NO_LIMIT, 30000, 0),
-    (C.W_B05, 0, 0, NO_LIMIT, 0, 0),
+    (C.W_B05, 0, 0, NO_LIMIT, 0, 30000),
     (C.E_B01, 0, 0, NO_LIMIT, 2000, 0),
     (C.E_B05, 0, 0, NO_LIMIT, 2000, 0),
     (C.E_B09, 0, 0, NO_LIMIT, 2000, 0),

@@ -37,7 +37,7 @@ def test_core_defaults():
     s = S.Settings()
     assert s.mv("cell_uv_hard_v") == 2500 and s.mv("cell_ov_hard_v") == 3900
     assert s.deci_c("charge_ot_hard_c") == 550 and s.deci_c("charge_ut_hard_c") == 0
-    assert s.milli("recharge_current_a") == 500 and s.get("recharge_pct") == 1.0
+    assert s.get("recharge_pct") == 1.0 and s.ms("link_warn_hold_s") == 30000
     assert s.ms("pre_alarm_hold_s") == 60000 and s.ms("pre_alarm_delay_s") == 1000
     assert s.ms("bank_check_s") == 2000 and s.ms("battery_fault_clear_s") == 5000
     assert s.get("link_warn_answered_pct") == 40 and s.get("link_clear_answered_pct") == 90
@@ -70,7 +70,7 @@ def test_every_order_rule_holds_for_the_defaults_and_names_real_settings():
     ("link_warn_answered_pct", 90, "W-B05 must clear above"),
     ("link_clear_answered_pct", 40, "W-B05 must clear above"),
     ("link_warn_answered_pct", 40.5, "whole number"),
-    ("recharge_current_a", 0, "within"),
+    ("recharge_pct", 0, "within"),
     ("current_hold_s", 0, "within"),
     ("recharge_pct", 0.05, "within"),
     ("recharge_pct", 10.5, "within"),

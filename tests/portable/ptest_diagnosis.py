@@ -224,8 +224,10 @@ def test_link_warning_then_alarm():
     assert not c.st.atd and not c.st.atc and c.st.reason_list(C.PORT_SYS_CHG) == ["A-B05"]
     c.tick(100, link_state=BAND)                # degraded, no longer failing: held
     assert not c.st.atd and c.d.active[C.W_B05]
-    c.tick(100, link_state=CLEAR)               # healthy
-    assert c.st.atd and not c.d.active[C.W_B05]
+    c.tick(100, link_state=CLEAR)               # healthy: A-B05 goes
+    assert c.st.atd and c.d.active[C.W_B05]
+    c.run(30000, link_state=CLEAR)              # W-B05 after link_warn_hold_s
+    assert not c.d.active[C.W_B05]
 
 
 def test_a_battery_fault_flag():
@@ -344,6 +346,6 @@ def test_decisions_use_integers_only():
     for v in (b.sel_cell_min_mv, b.sel_cell_max_mv, b.sel_temp_min_dc, b.sel_temp_max_dc):
         assert type(v) is int
     for v in (b.cell_min_mv, b.cell_max_mv, b.temp_min_dc, b.bank_mv, b.cell_avg_mv, b.bank_current_ma,
-              c.d.pre_ms, c.d.recharge_mah, c.d._recharge_rem, c.d._lead_ms, c.d._recharge_ma,
+              c.d.pre_ms, c.d.recharge_mah, c.d._recharge_rem, c.d._lead_ms, c.d._recharge_pct10,
               c.d._recharge_pct10):
         assert type(v) is int

@@ -47,8 +47,8 @@ def test_currents_and_times_survive_32_bit_floats():
         elif unit == "s":
             s._values[name] = f32(default)
             assert s.ms(name) == int(default) * 1000, name
-    s._values["recharge_current_a"] = f32(0.1)
-    assert s.milli("recharge_current_a") == 100
+    s._values["current_zero_offset_a"] = f32(0.1)
+    assert s.milli("current_zero_offset_a") == 100
 
 
 def test_hard_limits_are_ordered_against_their_trips():
