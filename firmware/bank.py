@@ -84,6 +84,8 @@ class Bank:
         self.bank_current_ma = 0
         self.sel_cell_min_mv = 0
         self.sel_cell_max_mv = 0
+        self.sel_cell_min_at = 0
+        self.sel_cell_max_at = 0
         self.sel_temp_min_dc = 0
         self.sel_temp_max_dc = 0
         self.series = 0
@@ -92,24 +94,28 @@ class Bank:
         self.system_v = 0
         self.topology = TOPOLOGY_EMPTY
 
-    def extremes_of(self, mask):
+    def extremes_of(self, mask=None):
         """Cell and temperature extremes over the batteries with ``mask[i]`` set
-        (a bytearray): ``sel_cell_min_mv``, ``sel_cell_max_mv``, ``sel_temp_min_dc``,
-        ``sel_temp_max_dc`` (the returning batteries judged at once; no allocation)."""
+        (a bytearray; None: every battery) into ``sel_cell_min_mv``,
+        ``sel_cell_max_mv``, ``sel_temp_min_dc``, ``sel_temp_max_dc`` and the cells'
+        places ``sel_cell_min_at``, ``sel_cell_max_at``. ``compute_aggregates`` uses
+        it for the bank; link health for the batteries judged at once. No allocation."""
         cmin = 0xFFFF
         cmax = -1
         tmin = 32767
         tmax = -32768
         for i in range(self.count):
-            if not mask[i]:
+            if mask is not None and not mask[i]:
                 continue
             base = i * MAX_CELLS
             for k in range(self.n_cells[i]):
                 v = self.cell_mv[base + k]
                 if v < cmin:
                     cmin = v
+                    self.sel_cell_min_at = base + k
                 if v > cmax:
                     cmax = v
+                    self.sel_cell_max_at = base + k
             base = i * MAX_TEMPS
             for k in range(self.n_temps[i]):
                 t = self.temp_dc[base + k]
@@ -133,10 +139,7 @@ class Bank:
         if n == 0:
             self.clear_aggregates()
             return
-        cmin = 0xFFFF
-        cmax = -1
-        tmin = 32767
-        tmax = -32768
+        self.extremes_of(None)
         total_cells = 0
         faults = 0
         per_pos = self._per_pos
@@ -156,22 +159,6 @@ class Bank:
             if nc != cells0:
                 mixed = True
             total_cells += nc
-            base = i * MAX_CELLS
-            for k in range(nc):
-                v = self.cell_mv[base + k]
-                if v < cmin:
-                    cmin = v
-                    self.cell_min_at = base + k
-                if v > cmax:
-                    cmax = v
-                    self.cell_max_at = base + k
-            base = i * MAX_TEMPS
-            for k in range(self.n_temps[i]):
-                t = self.temp_dc[base + k]
-                if t < tmin:
-                    tmin = t
-                if t > tmax:
-                    tmax = t
             if self.flags[i] & FLAG_FAULT:
                 faults += 1
             p = self.series_pos[i]
@@ -181,10 +168,12 @@ class Bank:
             pos_cells[p] = nc
             if p > series:
                 series = p
-        self.cell_min_mv = cmin
-        self.cell_max_mv = cmax
-        self.temp_min_dc = tmin
-        self.temp_max_dc = tmax
+        self.cell_min_mv = self.sel_cell_min_mv
+        self.cell_max_mv = self.sel_cell_max_mv
+        self.cell_min_at = self.sel_cell_min_at
+        self.cell_max_at = self.sel_cell_max_at
+        self.temp_min_dc = self.sel_temp_min_dc
+        self.temp_max_dc = self.sel_temp_max_dc
         self.total_cells = total_cells
         self.fault_count = faults
         self.series = series

@@ -122,15 +122,6 @@ class Diagnosis:
         if self.recharge_mah >= (need if need > 100 else 100):
             self.recharged = True
 
-    def active_mask(self):
-        """The active codes as a bit mask (bit ``cid``)."""
-        m = 0
-        a = self.active
-        for cid in range(C.N_CODES):
-            if a[cid]:
-                m |= 1 << cid
-        return m
-
 
 def _sat(ms):
     return ms if ms < _SATURATE_MS else _SATURATE_MS

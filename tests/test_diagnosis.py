@@ -892,13 +892,6 @@ def test_settings_changes_apply_on_the_next_tick():
     assert d.d._recharge_pct10 == 25 and d.d.detectors.clear_ms[C.W_B01] == 7000
 
 
-def test_active_mask_lists_the_active_codes_as_bits():
-    d = started()
-    d.tick(100, bank=cells(3800), soc_pct10=100)
-    d.run(1000, soc_pct10=100)
-    assert d.d.active_mask() == (1 << C.W_B07) | (1 << C.A_B02) | (1 << C.A_B07)
-
-
 def test_the_lead_counter_saturates():
     d = started()
     d.d.pre_alarm = True
