@@ -7,14 +7,15 @@ STAMP := $(VENV)/.installed
 MPY_DIR := host_tools/mpy
 MPY_STAMP := $(MPY_DIR)/node_modules/.installed
 
-.PHONY: help sim test build bench flash deploy repl vboard clean
+.PHONY: help sim sim-alternator test build bench flash deploy repl vboard clean
 BOARD ?= esp32-devkitc
 
 help:
 	@echo "make sim    run the firmware against the simulated bank (default scenario)"
+	@echo "make sim-alternator  the alternator and System+ ports: a drive, the charge limit, a short"
 	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
 	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
-	@echo "make bench  memory under MicroPython and SoC accuracy -> build/bench/memory.json, soc.json"
+	@echo "make bench  alternator regulation, memory under MicroPython, SoC accuracy -> build/bench/*.json"
 	@echo "make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-v1.27.0.bin [BOARD=esp32-devkitc]"
 	@echo "           erase the chip and write MicroPython (esptool)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=esp32-devkitc]  copy the .mpy bundle and board file (mpremote)"
@@ -33,6 +34,9 @@ $(MPY_STAMP): $(MPY_DIR)/package.json $(MPY_DIR)/package-lock.json
 
 sim: $(STAMP)
 	$(PY) -m host_tools.sim host_tools/scenarios/default.toml --trace build/sim/default.jsonl
+
+sim-alternator: $(STAMP)
+	$(PY) -m host_tools.sim host_tools/scenarios/alternator.toml --trace build/sim/alternator.jsonl
 
 test: $(STAMP) $(MPY_STAMP)
 	$(PY) -m pytest -q tests

@@ -1,20 +1,26 @@
 """The control tick: the stages of one BMS cycle, in a fixed order.
 
-Data flows one way: link bytes -> bank -> link health and inputs -> battery
+Data flows one way: link bytes -> bank -> link health and inputs (remote,
+current, the power ports' sensors and the short-circuit latch) -> battery
 monitor -> diagnosis (detectors, qualifier) -> decide (port permissions with
-reasons) -> status record -> output ports. Commands from the REPL (and later
+reasons) -> the power ports (alternator regulator, System+ gates) -> status
+record -> indicators -> output ports. Commands from the REPL (and later
 Bluetooth) wait in ``inbox`` and are applied at one point of the tick; no other
 context writes the core's state. Nothing here reads a clock: ``tick(now_ms)``.
 """
 from micropython import const
 
+import board as BD
 import codes as C
 import decide as D
+import models as PF
 import ports as P
+from alternator import LIMIT_BMS_TEMP, AlternatorPort
 from balancer import Balancer
 from detect import Observation
 from diagnosis import Diagnosis
 from history import History
+from indicators import Indicators
 from inbox import (ACCEPT_BANK, CLEAR_HISTORY, FACTORY_RESET, RESET_ALARMS, SET_SOC, SETTINGS,
                    SOFT_SWITCH, SYNCHRONISE, Inbox)
 from inputs import Current, Remote
@@ -23,6 +29,7 @@ from link_health import LinkHealth
 from models import DEFAULT as DEFAULT_PROFILE
 from monitor import UNKNOWN, Monitor
 from status import Status
+from system_port import SystemPort
 from ticks import ticks_diff
 
 TICK_MS = const(100)          # control period; the link polls every 1000 ms
@@ -56,7 +63,13 @@ class Bms:
         self.status = Status()
         self.status.active = self.diagnosis.active
         self.status.link_errors = self.link.errors
-        self.ports = P.build(hw, settings, profile)
+        self.alternator = AlternatorPort(settings) if PF.has_kind(profile, PF.KIND_ALTERNATOR) else None
+        self.system = None
+        if PF.has_kind(profile, PF.KIND_SYSTEM):
+            self.system = SystemPort(settings, bool(hw.has_output[BD.OUT_SYSTEM_PRECHARGE]))
+        self.indicators = Indicators()
+        self.status.led_mask = PF.leds(profile)
+        self.ports = P.build(hw, settings, profile, self.alternator, self.system)
         self._obs = Observation()
         self._last_ms = None
         self._uptime_ms = 0
@@ -86,7 +99,7 @@ class Bms:
         hw = self.hw
         self.remote.update(dt, hw.remote_l_mv(), hw.remote_h_mv(), bank.bank_mv if bank is not None else 0)
         if self.remote.switched_on:
-            self.diagnosis.user_action()      # remote or soft switch off and on again
+            self._user_action()               # remote or soft switch off and on again
         cur = self.current
         cur.update(hw.shunt_ma() if cur.has_shunt else 0, bank, lh.complete_age_ms, fresh and lh.complete)
         self._monitor(dt, bank, fresh and lh.complete, lh.stale)
@@ -107,10 +120,31 @@ class Bms:
         obs.capacity_ah = self.monitor.capacity_mah // 1000
         obs.implausible = self.link.implausible
         obs.config_bad = self.persister is not None and self.persister.settings_status != 0
+        hw.sense()
+        alt = self.alternator
+        sp = self.system
+        if sp is not None:
+            sp.protect(dt, hw.shorts)
+        alt_trip = alt is not None and alt.trip.tripped
+        sys_trip = sp is not None and sp.trip.tripped
+        obs.bms_temp_dc = hw.bms_temp_dc
+        obs.port_tripped = alt_trip or sys_trip
         self.diagnosis.update(dt, obs)
         st = self.status
-        D.decide(st, self.diagnosis.active, not lh.ever_read, self.remote.on, self._all_off)
+        D.decide(st, self.diagnosis.active, not lh.ever_read, self.remote.on, self._all_off, alt_trip, sys_trip,
+                 bank is None or bank.system_v == 12)
+        # The lithium voltage: the board's sense if it has one, else the bank's reading.
+        li = hw.li_mv
+        if li is None and bank is not None and not lh.stale:
+            li = bank.bank_mv
+        al = st.allowed
+        if alt is not None:
+            alt.update(dt, al[C.PORT_ALT] == 1, hw.in_mv, li, hw.drop_uv, hw.alt_temp_dc, hw.bms_temp_dc)
+        if sp is not None:
+            sp.update(dt, al[C.PORT_SYS_CHG] == 1, al[C.PORT_SYS_DIS] == 1, hw.sys_mv, li)
         self._fill_status(dt, bank, fresh)
+        self._fill_power(li)
+        self.indicators.update(st, dt, alt, sp, alt is not None and alt.limit_why == LIMIT_BMS_TEMP)
         for port in self.ports:
             port.apply(st, dt)
         st.ticks += 1
@@ -169,6 +203,48 @@ class Bms:
         st.link_answered_pct = lh.answered_pct()
         st.link_seq = link.seq
 
+    def _fill_power(self, li):
+        st = self.status
+        hw = self.hw
+        st.lithium_mv = li
+        st.alternator_mv = hw.in_mv
+        st.system_mv = hw.sys_mv
+        st.alternator_temp_dc = hw.alt_temp_dc
+        st.bms_temp_dc = hw.bms_temp_dc
+        a = self.alternator
+        trips = 0
+        retry = 0
+        if a is not None:
+            st.alternator_ma = a.current_ma
+            st.alternator_pct = a.pct
+            st.alternator_limit_ma = a.limit_ma
+            st.alternator_limit_why = a.limit_why
+            st.alternator_duty = a.duty
+            st.alternator_on = a.on
+            st.alternator_state = a.state
+            trips = a.trip.trips
+            retry = a.trip.wait_ms
+        p = self.system
+        if p is not None:
+            st.system_charge = p.charge
+            st.system_discharge = p.discharge
+            st.system_precharge = p.precharge
+            st.system_state = p.state
+            trips += p.trip.trips
+            if p.trip.wait_ms > retry:
+                retry = p.trip.wait_ms
+        st.port_trips = trips
+        st.retry_in_ms = retry
+
+    def _user_action(self):
+        # A deliberate user action: latched under-voltage withdrawals and port
+        # trips (A-A12, locked or waiting) are released.
+        self.diagnosis.user_action()
+        if self.alternator is not None:
+            self.alternator.user_action()
+        if self.system is not None:
+            self.system.user_action()
+
     def _apply(self, cmd):
         kind = cmd[0]
         if kind == SETTINGS:
@@ -187,7 +263,7 @@ class Bms:
         elif kind == ACCEPT_BANK:
             self.link_health.accept_bank()
         elif kind == RESET_ALARMS:
-            self.diagnosis.user_action()
+            self._user_action()
         elif kind == CLEAR_HISTORY:
             self.history.clear()
         else:

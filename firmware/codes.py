@@ -26,6 +26,7 @@ SYS_CHG = const(8)
 SYS_DIS = const(16)
 CHARGE = const(1 | 4 | 8)      # every way into the bank
 DISCHARGE = const(2 | 16)      # every way out of it
+POWER = const(4 | 8 | 16)      # the power ports (alternator, System+ both ways)
 ALL = const(31)
 
 SEVERITY_WARNING = const(1)
@@ -59,12 +60,14 @@ E_B32 = const(20)
 E_B33 = const(21)
 N_CODES = const(22)
 
-# Withdrawals that are not faults: reasons named like codes, kept as the two bits
+# Withdrawals that are not faults: reasons named like codes, kept as the bits
 # above the code bits in a port's reason mask.
 REASON_STARTUP = "startup"        # no valid bank reading since boot yet
 REASON_REMOTE_OFF = "remote-off"  # remote terminal or soft switch OFF
+REASON_NOT_12V = "not-12V"        # the power ports are for a 12 V bank (behaviour §12: 12/200 is 12 V)
 BIT_STARTUP = const(1 << 22)
 BIT_REMOTE_OFF = const(1 << 23)
+BIT_NOT_12V = const(1 << 24)
 
 # Detectors: what a row watches (firmware/detect.py evaluates them).
 D_NONE = const(0)          # not detected by this build (reserved code)
@@ -81,11 +84,14 @@ D_MIXED = const(10)        # batteries with different cell counts
 D_BATTERY_FAULT = const(11)  # a battery's record flags an internal fault or sent an impossible value
 D_CONFIG = const(12)       # stored settings corrupt or missing
 D_NO_BATTERY = const(13)   # nothing answers since boot, or an empty ring
+D_BMS_TEMP = const(14)     # the BMS's own MOSFET temperature (NTC), or that sensor shorted
+D_PORT_TRIP = const(15)    # a power port tripped on short circuit, overload or inrush (trip.py)
 
 # Row flags.
 F_PRE_ALARM = const(1)     # drives the pre-alarm output while active
 F_LEAD = const(2)          # waits until the pre-alarm has been on for pre_alarm_lead_s
 F_RECHARGE = const(4)      # once active, clears only after a recharge or a user action
+F_PER_PORT = const(8)      # withdraws the port that tripped, not a fixed set (decide.py)
 
 # (text, severity, withdraws, flags, detector, trip, reset, delay, hard, clear, meaning, source)
 # trip / reset / delay / hard / clear: setting names (None = not used). ``clear``
@@ -117,10 +123,12 @@ TABLE = (
      "project: behaviour §1 (NG, 5 °C) names no code"),
     ("A-B11", SEVERITY_ALARM, DISCHARGE, 0, D_NONE, None, None, None, None, None,
      "under-voltage", "behaviour §7 (12/200)"),
-    ("A-B15", SEVERITY_ALARM, 0, 0, D_NONE, None, None, None, None, None,
-     "over-temperature of the BMS", "behaviour §3, §7"),
-    ("A-A12", SEVERITY_ALARM, 0, 0, D_NONE, None, None, None, None, None,
-     "short circuit / overload / inrush on a port", "behaviour §4, §7"),
+    ("A-B15", SEVERITY_ALARM, POWER, 0, D_BMS_TEMP, "bms_temp_max_c", "bms_temp_reset_c", "bms_temp_delay_s",
+     "bms_temp_hard_c", "delay", "over-temperature of the BMS (its MOSFETs), or their sensor shorted",
+     "behaviour §3, §7; project: derating first, docs/alternator.md"),
+    ("A-A12", SEVERITY_ALARM, 0, F_PER_PORT, D_PORT_TRIP, None, None, None, None, None,
+     "short circuit / overload / inrush on a port (the port that tripped opens; retries, docs/alternator.md)",
+     "behaviour §4, §7"),
     ("E-B01", SEVERITY_ERROR, ALL, 0, D_UNEVEN, None, None, "bank_check_s", None, None,
      "battery configuration invalid", "behaviour §7"),
     ("E-B05", SEVERITY_ERROR, ALL, 0, D_MIXED, None, None, "bank_check_s", None, None,
@@ -191,4 +199,6 @@ def reason_names(mask):
             out.append(TABLE[cid][0])
     if mask & BIT_REMOTE_OFF:
         out.append(REASON_REMOTE_OFF)
+    if mask & BIT_NOT_12V:
+        out.append(REASON_NOT_12V)
     return out

@@ -12,12 +12,16 @@ no allocation.
 import codes as C
 
 
-def decide(status, active, startup, remote_on, all_off):
+def decide(status, active, startup, remote_on, all_off, alt_tripped=False, sys_tripped=False, power_ok=True):
     """Fill ``status.reasons[port]`` and ``status.allowed[port]`` (1 = allowed).
 
     ``active``: bytearray of active flags per code id; ``startup``: no reading
     with batteries since boot; ``remote_on``: terminal AND soft switch;
-    ``all_off``: the "switch everything off" remote function.
+    ``all_off``: the "switch everything off" remote function;
+    ``alt_tripped`` / ``sys_tripped``: that power port is open after a trip
+    (A-A12 withdraws only the port that tripped: ``codes.F_PER_PORT``);
+    ``power_ok``: the bank is a 12 V one, as the power ports need
+    (``BIT_NOT_12V`` otherwise; docs/alternator.md).
     """
     r0 = r1 = r2 = r3 = r4 = 0
     table = C.TABLE
@@ -35,6 +39,16 @@ def decide(status, active, startup, remote_on, all_off):
                 r3 |= bit
             if w & C.SYS_DIS:
                 r4 |= bit
+    if not power_ok:
+        r2 |= C.BIT_NOT_12V
+        r3 |= C.BIT_NOT_12V
+        r4 |= C.BIT_NOT_12V
+    trip = 1 << C.A_A12
+    if alt_tripped:
+        r2 |= trip
+    if sys_tripped:
+        r3 |= trip
+        r4 |= trip
     s = C.BIT_STARTUP if startup else 0
     rem = 0 if remote_on else C.BIT_REMOTE_OFF
     rem_all = rem if all_off else 0          # ATC and ATD only with "switch everything off"

@@ -11,6 +11,7 @@ from micropython import const
 
 import bank as B
 import codes as C
+from ntc import SENSOR_SHORT
 from qualifier import BAND, CLEAR, HARD, HOLD, TRIP
 
 # E-B09 (behaviour §7): the bank's nominal voltage fits no 12/24/48 V system.
@@ -34,6 +35,10 @@ class Observation:
     ``capacity_ah``: the bank's capacity (0 while unknown).
     ``config_bad``: stored settings corrupt or missing (E-B31). ``implausible``:
     the latest answer held a value outside its physical range (E-B11).
+    ``bms_temp_dc``: the BMS's MOSFET temperature in 0.1 °C, ``None`` on a board
+    without that sensor, ``ntc.SENSOR_OPEN`` / ``ntc.SENSOR_SHORT`` (a short is
+    A-B15; an open sensor is not, the alternator is derated instead).
+    ``port_tripped``: a power port is open after a trip (A-A12).
     """
 
     def __init__(self):
@@ -51,6 +56,8 @@ class Observation:
         self.capacity_ah = 0
         self.config_bad = False
         self.implausible = False
+        self.bms_temp_dc = None  # type: int | None
+        self.port_tripped = False
 
 
 def is_data_row(det):
@@ -84,7 +91,7 @@ class Detectors:
                 self.reset[cid] = self.trip[cid] + _pct10(s, row[6])
                 self.hard[cid] = _NO_LIMIT
             else:
-                conv = s.deci_c if det == C.D_TEMP_HIGH or det == C.D_TEMP_LOW else s.mv
+                conv = s.deci_c if det == C.D_TEMP_HIGH or det == C.D_TEMP_LOW or det == C.D_BMS_TEMP else s.mv
                 self.trip[cid] = conv(row[5]) if row[5] else 0
                 self.reset[cid] = conv(row[6]) if row[6] else 0
                 self.hard[cid] = conv(row[8]) if row[8] else _NO_LIMIT
@@ -130,6 +137,15 @@ class Detectors:
             return TRIP if obs.config_bad else CLEAR
         if det == C.D_NO_BATTERY:
             return TRIP if obs.no_battery else CLEAR
+        if det == C.D_BMS_TEMP:
+            t = obs.bms_temp_dc
+            if t is None:
+                return CLEAR          # no sensor on this board (docs/alternator.md)
+            if t == SENSOR_SHORT:
+                return TRIP           # shorted, or hotter than the sensor can show
+            return CLEAR if t < -1000 else self._high(cid, t)   # SENSOR_OPEN: not hot
+        if det == C.D_PORT_TRIP:
+            return TRIP if obs.port_tripped else CLEAR
         if det == C.D_BATTERY_FAULT:
             if obs.implausible:
                 return TRIP

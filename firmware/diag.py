@@ -12,6 +12,9 @@ import codes as C
 import inbox as I
 import link as L
 from inputs import REMOTE_NAMES, SOURCE_NAMES
+import alternator as AL
+import indicators as IN
+import system_port as SP
 
 _app = None
 
@@ -101,6 +104,47 @@ def output_lines(app=None):
     return out
 
 
+def _opt_v(mv):
+    return "-" if mv is None else _v(mv)
+
+
+def _opt_c(dc):
+    if dc is None:
+        return "-"
+    return {-30000: "open", -30001: "short"}.get(dc, _c(dc))
+
+
+def power_lines(app=None):
+    """The power ports (Smart BMS 12/200; behaviour §3, §4, §8): voltages, the
+    alternator current against the fuse's limit and the limit in force with its
+    reason, the gate duty, System+ gates, temperatures, indicators."""
+    app = _get(app)
+    st = app.status
+    out = []
+    if app.alternator is not None:
+        out.append("power: lithium %s V  alternator/starter %s V  System+ %s V" % (
+            _opt_v(st.lithium_mv), _opt_v(st.alternator_mv), _opt_v(st.system_mv)))
+        out.append("  alternator %s: %s A (%d %% of the fuse's limit), limit %s A (%s), duty %d %%" % (
+            AL.STATE_NAMES[st.alternator_state], _a(st.alternator_ma), st.alternator_pct,
+            _a(st.alternator_limit_ma), AL.LIMIT_NAMES[st.alternator_limit_why], st.alternator_duty * 100 // 65535))
+    if app.system is not None:
+        line = "  System+ %s: charge %s, discharge %s" % (
+            SP.STATE_NAMES[st.system_state], "closed" if st.system_charge else "open",
+            "closed" if st.system_discharge else "open")
+        if st.retry_in_ms:
+            line += ", retry in %d.%d s" % (st.retry_in_ms // 1000, st.retry_in_ms % 1000 // 100)
+        if st.system_state == SP.SYS_LOCKED:
+            line += " (diag.reset_alarms() or remote off/on releases it)"
+        out.append(line + "; A-A12 trips since boot %d" % st.port_trips)
+    if app.alternator is not None or st.bms_temp_dc is not None:
+        out.append("  temperatures: BMS %s C, alternator %s C" % (_opt_c(st.bms_temp_dc), _opt_c(st.alternator_temp_dc)))
+    lit = [IN.LED_NAMES[i] for i in range(len(IN.LED_NAMES)) if (st.led_mask >> i) & 1]
+    if lit:
+        out.append("  LEDs: " + "  ".join("%s %s" % (n, "ON" if (st.leds >> IN.LED_NAMES.index(n)) & 1 else "off")
+                                        for n in lit))
+    return out
+
+
 def code_lines(app=None):
     act = _get(app).status.active_codes()
     if not act:
@@ -132,8 +176,9 @@ def loop_lines(app=None):
 
 
 def status(app=None):
-    """Print the loop state, the bank, outputs with reasons, active codes and link counters."""
-    for part in (loop_lines, bank_lines, monitor_lines, output_lines, code_lines, link_lines):
+    """Print the loop state, the bank, outputs with reasons, the power ports,
+    active codes and link counters."""
+    for part in (loop_lines, bank_lines, monitor_lines, output_lines, power_lines, code_lines, link_lines):
         for line in part(app):
             print(line)
 
@@ -238,7 +283,7 @@ def soft_switch(on, app=None):
 
 def reset_alarms(app=None):
     """A deliberate user action: release the under-voltage withdrawals that wait
-    for a recharge (the cells are judged afresh, delays and lead included)."""
+    for a recharge (judged afresh) and a tripped or locked power port (A-A12)."""
     _post(app, (I.RESET_ALARMS,))
 
 

@@ -1,16 +1,11 @@
 """Output ports as objects: each applies the status record to one output.
 
-``build(hw, settings, profile_name)`` makes one object per output of the model
-profile (``models``), on the pins of the board file (``hw``). Each has
+``build(hw, settings, profile_name, bms)`` makes one object per output of the
+model profile (``models``), on the pins of the board file (``hw``). Each has
 ``apply(status, dt)``, called in profile order at the end of every tick.
 """
-from micropython import const
-
 import board as BD
-import codes as C
 import models as PF
-
-LED_BLINK_MS = const(500)     # status LED: blinking = warning (behaviour §8, smallBMS NG)
 
 
 class SwitchPort:
@@ -56,43 +51,62 @@ class PreAlarmOutput:
         self.hw.set_output(self.out, on)
 
 
-class StatusLed:
-    """Off: no code; blinking: warnings only; on: an alarm or error (behaviour §8)."""
+class LedOutput:
+    """An indicator LED: bit ``led`` of ``status.leds`` (``indicators``)."""
 
-    def __init__(self, hw, out):
+    def __init__(self, hw, out, led):
         self.hw = hw
         self.out = out
-        self._ms = 0
+        self.led = led
 
     def apply(self, st, dt):
-        worst = 0
-        a = st.active
-        for cid in range(C.N_CODES):
-            if a[cid]:
-                sev = C.TABLE[cid][1]
-                if sev > worst:
-                    worst = sev
-        if worst >= C.SEVERITY_ALARM:
-            on = True
-        elif worst == C.SEVERITY_WARNING:
-            self._ms = (self._ms + dt) % (2 * LED_BLINK_MS)
-            on = self._ms < LED_BLINK_MS
-        else:
-            self._ms = 0
-            on = False
-        st.led_on = on
+        self.hw.set_output(self.out, (st.leds >> self.led) & 1)
+
+
+class AlternatorGate:
+    """The alternator port's MOSFET gate: PWM at the regulator's duty."""
+
+    def __init__(self, hw, out, alternator):
+        self.hw = hw
+        self.out = out
+        self.alt = alternator
+
+    def apply(self, st, dt):
+        self.hw.set_duty(self.out, self.alt.duty)
+
+
+class SystemGate:
+    """A System+ gate (charge, discharge or pre-charge) as ``system_port``
+    decided; never closed once the comparator has fired since the tick began."""
+
+    def __init__(self, hw, out, system, gate):
+        self.hw = hw
+        self.out = out
+        self.sys = system
+        self.gate = gate
+
+    def apply(self, st, dt):
+        p = self.sys
+        g = self.gate
+        on = p.charge if g == PF.SYS_GATE_CHARGE else (p.discharge if g == PF.SYS_GATE_DISCHARGE else p.precharge)
+        if on and self.hw.shorts != p.seen_shorts:
+            on = False            # a short came in this tick: its handler opened the gate; keep it open
         self.hw.set_output(self.out, on)
 
 
-def build(hw, settings, profile_name=PF.DEFAULT):
+def build(hw, settings, profile_name=PF.DEFAULT, alternator=None, system=None):
     """The port objects of ``profile_name`` on ``hw`` (a list, in profile order)."""
     out = []
-    for name, kind, port in PF.outputs(profile_name):
+    for name, kind, arg in PF.outputs(profile_name):
         idx = BD.OUTPUT_NAMES.index(name)
         if kind == PF.KIND_PORT:
-            out.append(SwitchPort(hw, idx, port))
+            out.append(SwitchPort(hw, idx, arg))
         elif kind == PF.KIND_PRE_ALARM:
             out.append(PreAlarmOutput(hw, idx, settings))
+        elif kind == PF.KIND_LED:
+            out.append(LedOutput(hw, idx, arg))
+        elif kind == PF.KIND_ALTERNATOR:
+            out.append(AlternatorGate(hw, idx, alternator))
         else:
-            out.append(StatusLed(hw, idx))
+            out.append(SystemGate(hw, idx, system, arg))
     return out

@@ -71,6 +71,28 @@ SCHEMA = (
     ("remote_function", CHOICE, "ports_only", ("ports_only", "all_off"), None, "behaviour §2: remote on/off function"),
     ("remote_l_on_below_v", "V", 5.0, 1.0, 8.0, "behaviour §2: ON when L < 5 V (smallBMS NG: 3.5 V)"),
     ("remote_h_on_above_v", "V", 3.0, 1.0, 8.0, "behaviour §2: ON when H > 3 V (smallBMS NG: 2.9 V)"),
+    # Alternator port (behaviour §3, §9; Smart BMS 12/200). docs/alternator.md.
+    ("fuse_type", CHOICE, "125A", ("125A", "100A", "80A", "60A", "2x30A", "2x20A", "2x15A", "2x10A", "2x7.5A"), None,
+     "behaviour §3, §9: the installed fuse (it is the current shunt); the default errs safe if it does not match"),
+    ("fuse_cal_pct", "%", 100, 70, 130, "project: the installed fuse's resistance as % of the table's typical value"),
+    ("belt_limit_pct", "%", 100, 10, 100, "project: belt / small alternator: caps the fuse row's limit at this share"),
+    ("alternator_min_input_v", "V", 13.0, 12.5, 13.5, "behaviour §3: current flows only when the input exceeds 13 V"),
+    ("charge_limit_v", "V", 14.2, 13.0, 15.3, "behaviour §3, §9: battery charge limit, port off when the lithium voltage reaches it"),
+    ("charge_resume_margin_v", "V", 0.5, 0.2, 1.0, "behaviour §3: on again once 0.5 V below the limit ..."),
+    ("charge_resume_s", "s", 10, 5, 60, "behaviour §3: ... for 10 consecutive seconds"),
+    ("alternator_temp_derate_c", "degC", 90.0, 60, 120, "project (issue 8): alternator NTC: the limit falls linearly above this"),
+    ("alternator_temp_max_c", "degC", 110.0, 70, 140, "project: alternator NTC: port open above this, back below the derate point"),
+    ("bms_temp_derate_c", "degC", 75.0, 50, 95, "project: BMS MOSFET NTC: the alternator limit falls linearly above this"),
+    ("bms_temp_max_c", "degC", 90.0, 60, 110, "project: A-B15 (behaviour §3) above this for bms_temp_delay_s"),
+    ("bms_temp_reset_c", "degC", 70.0, 40, 100, "project: A-B15 clears below this"),
+    ("bms_temp_delay_s", "s", 2, 0, 30, "project: filters a sensor glitch"),
+    ("bms_temp_hard_c", "degC", 100.0, 70, 125, "project: A-B15 on one reading above this"),
+    # System+ port (behaviour §4). docs/alternator.md, A-A12.
+    ("system_retries", "n", 3, 0, 10, "project: A-A12 retries before the port stays open until a user action"),
+    ("system_retry_s", "s", 5, 1, 60, "project: pause before the first retry; each further pause is 4x the one before"),
+    ("system_stable_s", "s", 60, 10, 600, "project: a retry that holds this long resets the retry count"),
+    ("precharge_timeout_s", "s", 3.0, 0.5, 10.0, "project: pre-charge must bring System+ near the bank within this, else A-A12"),
+    ("precharge_margin_v", "V", 0.5, 0.1, 2.0, "project: pre-charge done when System+ is within this of the lithium voltage"),
 )
 
 _INDEX = {}
@@ -92,6 +114,10 @@ _ORDER = (
     ("cell_ov_reset_v", "cell_ov_trip_v", "the over-voltage reset must be below its trip"),
     ("charge_ot_reset_c", "charge_ot_trip_c", "the over-temperature reset must be below its trip"),
     ("charge_ut_trip_c", "charge_ut_reset_c", "the low-temperature reset must be above its trip"),
+    ("alternator_temp_derate_c", "alternator_temp_max_c", "the alternator's maximum must be above its derate point"),
+    ("bms_temp_derate_c", "bms_temp_max_c", "A-B15 must trip above the BMS derate point"),
+    ("bms_temp_reset_c", "bms_temp_max_c", "A-B15 must reset below its trip"),
+    ("bms_temp_max_c", "bms_temp_hard_c", "the hard BMS temperature limit must be above the A-B15 trip"),
 )
 
 

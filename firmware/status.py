@@ -32,7 +32,20 @@ class Status:
     - ``soc_pct10`` (-1 unknown), ``consumed_mah``, ``ttg_min`` (-1 none),
       ``synchronisations``, ``balancer`` (``balancer.*``);
     - ``link_frames_ok``, ``link_rejected``, ``link_answered_pct``, ``link_seq``,
-      ``link_errors`` (the link's counters per cause, ``link.ERROR_NAMES``).
+      ``link_errors`` (the link's counters per cause, ``link.ERROR_NAMES``);
+    - power ports (``None`` where the board has no such sensor, or the profile
+      no such port): ``lithium_mv``, ``alternator_mv`` (its input), ``system_mv``,
+      ``alternator_ma`` (+ = into the bank), ``alternator_pct`` (of the fuse
+      row's limit), ``alternator_limit_ma`` and ``alternator_limit_why``
+      (``alternator.LIMIT_*``), ``alternator_duty`` (0..65535),
+      ``alternator_on``, ``alternator_state`` (``alternator.ALT_*``),
+      ``alternator_temp_dc``, ``bms_temp_dc`` (0.1 °C, ``ntc.SENSOR_OPEN`` / ``SENSOR_SHORT``),
+      ``system_charge`` / ``system_discharge`` / ``system_precharge`` (gates
+      closed), ``system_state`` (``system_port.SYS_*``), ``port_trips``
+      (A-A12 trips since boot, both ports), ``retry_in_ms`` (until the next
+      retry of a tripped port, 0 none); ``leds`` (bit ``indicators.LED_*`` lit),
+      ``led_mask`` (the LEDs this profile has), ``ble_state``
+      (``indicators.BLE_*``).
     """
 
     def __init__(self):
@@ -69,6 +82,27 @@ class Status:
         self.link_answered_pct = 100
         self.link_seq = 0
         self.link_errors = None  # type: array | None
+        self.lithium_mv = None  # type: int | None
+        self.alternator_mv = None  # type: int | None
+        self.system_mv = None  # type: int | None
+        self.alternator_ma = 0
+        self.alternator_pct = 0
+        self.alternator_limit_ma = 0
+        self.alternator_limit_why = 0
+        self.alternator_duty = 0
+        self.alternator_on = False
+        self.alternator_state = 0
+        self.alternator_temp_dc = None  # type: int | None
+        self.bms_temp_dc = None  # type: int | None
+        self.system_charge = False
+        self.system_discharge = False
+        self.system_precharge = False
+        self.system_state = 0
+        self.port_trips = 0
+        self.retry_in_ms = 0
+        self.leds = 0
+        self.led_mask = 0
+        self.ble_state = 0
 
     @property
     def atc(self):

@@ -128,6 +128,17 @@ class BankSim:
             best = i if best is None else min(best, i)
         return best * self.parallel
 
+    def thevenin(self):
+        """The bank as (open-circuit V, internal resistance Ω): its strings in
+        parallel (their mean open-circuit voltage, their resistances in parallel)."""
+        ocvs = []
+        g = 0.0
+        for p in range(self.parallel):
+            string = self.batteries[p * self.series:(p + 1) * self.series]
+            ocvs.append(sum(ocv_mv(c.soc_pct) for b in string for c in b.cells) / 1000.0)
+            g += 1.0 / sum(c.r_ohm for b in string for c in b.cells)
+        return sum(ocvs) / len(ocvs), 1.0 / g
+
     def set_temperature(self, temp_c):
         for b in self.batteries:
             b.temps_c = [temp_c + off for off in b.temp_offsets_c]

@@ -14,7 +14,7 @@ import codes as C  # noqa: E402
 import qualifier as Q  # noqa: E402
 import settings as S  # noqa: E402
 
-UNIT_TEXT = {"degC": "°C", "d": "days"}
+UNIT_TEXT = {"degC": "°C", "d": "days", "n": "times"}
 PORT_GROUPS = ((C.ALL, "everything"), (C.CHARGE, "charging"), (C.DISCHARGE, "discharging"))
 
 
@@ -83,7 +83,7 @@ def codes_md():
         else:
             clear_text = "at once"
         lines.append("| %s |" % " | ".join([
-            text, C.SEVERITY_NAMES[sev], ports_text(wd),
+            text, C.SEVERITY_NAMES[sev], "the port that tripped" if flags & C.F_PER_PORT else ports_text(wd),
             "on" if flags & C.F_PRE_ALARM else "–",
             "yes" if flags & C.F_LEAD else "–",
             "yes" if flags & C.F_RECHARGE else "–",

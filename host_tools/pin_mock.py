@@ -49,6 +49,8 @@ transitions = []        # (t_ms, pin id, level) for every level change of an out
 _levels = {}            # pin id -> level, outputs and driven inputs
 _adc_mv = {}            # pin id -> mV at the pin
 _uart_backends = {}     # uart id -> backend
+_irqs = {}              # pin id -> (handler, trigger, Pin)
+_pwm_duty = {}          # pin id -> duty_u16 of a PWM on it
 wdt_feeds = []          # t_ms of every WDT feed
 
 
@@ -70,6 +72,8 @@ def reset():
     _levels.clear()
     _adc_mv.clear()
     _uart_backends.clear()
+    _irqs.clear()
+    _pwm_duty.clear()
 
 
 def set_clock(clock):
@@ -98,9 +102,22 @@ def level(pin_id):
 
 
 def drive(pin_id, value):
-    """Drive an input pin from outside (a test or the simulator)."""
+    """Drive an input pin from outside (a test or the simulator); an edge that
+    matches the pin's ``irq`` trigger calls its handler at once, as a hard
+    interrupt would."""
     _check_pin(pin_id)
-    _levels[pin_id] = 1 if value else 0
+    v = 1 if value else 0
+    old = _levels.get(pin_id, 0)
+    _levels[pin_id] = v
+    irq = _irqs.get(pin_id)
+    if irq is not None and v != old:
+        if (v and irq[1] & Pin.IRQ_RISING) or (not v and irq[1] & Pin.IRQ_FALLING):
+            irq[0](irq[2])
+
+
+def pwm_duty(pin_id):
+    """The duty_u16 of the PWM on ``pin_id`` (0 when none)."""
+    return _pwm_duty.get(pin_id, 0)
 
 
 def set_adc_mv(pin_id, mv):
@@ -154,6 +171,15 @@ class Pin:
     def __call__(self, v=None):
         return self.value(v)
 
+    def irq(self, handler=None, trigger=3, hard=False):
+        """Register ``handler(pin)`` for edges of ``trigger`` (``drive`` fires it)."""
+        if self.mode == Pin.OUT:
+            raise ValueError("pin %d is an output: no input interrupt" % self.id)
+        if handler is None:
+            _irqs.pop(self.id, None)
+        else:
+            _irqs[self.id] = (handler, trigger, self)
+
     def on(self):
         self.value(1)
 
@@ -181,12 +207,18 @@ class PWM:
     def duty_u16(self, d=None):
         if d is None:
             return self._duty
-        if not 0 <= d <= 65535:
-            raise ValueError("duty_u16 must be 0..65535, not %r" % d)
+        if not isinstance(d, int) or not 0 <= d <= 65535:
+            raise ValueError("duty_u16 must be an int 0..65535, not %r" % (d,))
         self._duty = d
+        _pwm_duty[self.pin.id] = d
+        # The pin's level as "driven at all": its on/off edges land in transitions.
+        v = 1 if d else 0
+        if _levels.get(self.pin.id) != v:
+            _levels[self.pin.id] = v
+            transitions.append((_now(), self.pin.id, v))
 
     def deinit(self):
-        self._duty = 0
+        self.duty_u16(0)
 
 
 class ADC:

@@ -17,7 +17,16 @@ STEP_KEYS = {"t_s", "wait_s", "until", "delay_s", "timeout_s", "load_a", "charge
              "uncontrolled_a", "charge_v", "temperature_c", "remote", "soft_switch", "fault", "faults",
              "bit_error_rate", "battery", "batteries", "drop_rate", "answer_every_s", "settings", "note",
              "cell", "battery_flags", "battery_temperature_c", "cycle", "noise_mv", "set_soc_pct",
-             "reset_alarms"}
+             "reset_alarms", "engine_rpm", "vehicle_load_a", "alternator_ambient_c", "bms_ambient_c",
+             "bms_rth_k_per_w", "system_load_a", "system_charge_a", "system_short", "starter_soc_pct",
+             "regulator_v"}
+# [plant]: the alternator side and System+ (host_tools/sim/plant.py, docs/scenarios.md).
+PLANT_KEYS = {"rated_a": (int, float), "regulator_v": (int, float), "alternator_ambient_c": (int, float),
+              "starter_soc_pct": (int, float), "vehicle_load_a": (int, float), "engine_rpm": (int, float),
+              "fuse": str, "fuse_error_pct": (int, float), "bms_ambient_c": (int, float),
+              "bms_rth_k_per_w": (int, float), "system_cap_f": (int, float), "comparator_a": (int, float),
+              "system_load_a": (int, float), "system_charge_a": (int, float), "adc_noise_mv": (int, float),
+              "ideal_diode": bool}
 REMOTE_STATES = ("loop", "open", "l_low", "h_high")
 FAULTS = ("none", "unplug", "no_battery", "remove_battery", "bit_errors", "garbage", "stale", "drop",
           "intermittent")
@@ -27,10 +36,12 @@ ITEM_KEYS = {"cell": ({"battery", "cell"}, {"r_mohm", "soc_pct"}),
              "battery_flags": ({"battery", "flags"}, set()),
              "battery_temperature_c": ({"battery", "c"}, set())}
 EVENTS = ("pre_alarm_on", "pre_alarm_off", "atd_off", "atd_on", "atc_off", "atc_on", "soc_known",
-          "synchronised")
-FIELDS = ("atc", "atd", "pre_alarm", "remote_on")
-EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time", "range", "edges", "exposure")
-PORT_FIELDS = ("atc", "atd", "alternator", "system_charge", "system_discharge")
+          "synchronised", "alternator_on_on", "alternator_on_off")
+FIELDS = ("atc", "atd", "pre_alarm", "remote_on", "alternator_on")
+EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time", "range", "edges", "exposure", "resume")
+PORT_FIELDS = ("atc", "atd", "alternator", "system_charge", "system_discharge", "alternator_on")
+TRUTH_FIELDS = ("sim_cell_min_v", "sim_cell_max_v", "temp_min_c", "temp_max_c", "sim_input_v",
+                "sim_alternator_temp_c", "sim_bms_temp_c", "lithium_v", "sim_alternator_a")
 
 
 class ScenarioError(ValueError):
@@ -55,8 +66,14 @@ def _is_event(until):
 def check(sc):
     for key in sc:
         if key not in ("name", "description", "board", "duration_s", "start_ticks_ms",
-                       "bank", "settings", "step", "expect", "end_after_s"):
+                       "bank", "settings", "step", "expect", "end_after_s", "plant"):
             raise ScenarioError("unknown top-level key '%s'" % key)
+    for key, val in sc.get("plant", {}).items():
+        if key not in PLANT_KEYS:
+            raise ScenarioError("[plant] unknown key '%s'" % key)
+        want = PLANT_KEYS[key]
+        if (isinstance(val, bool) and want is not bool) or not isinstance(val, want):
+            raise ScenarioError("[plant] %s has the wrong type: %r" % (key, val))
     if not isinstance(sc.get("duration_s"), (int, float)) or sc["duration_s"] <= 0:
         raise ScenarioError("duration_s (the longest the scenario may run, s) is required and > 0")
     bank = sc.setdefault("bank", {})
@@ -90,9 +107,8 @@ def check(sc):
         if ex["type"] in ("edge", "edges") and ex.get("field") not in FIELDS + PORT_FIELDS[2:]:
             raise ScenarioError("expect %d: field must be one of %s" % (i + 1, ", ".join(FIELDS + PORT_FIELDS[2:])))
         if ex["type"] == "exposure":
-            if ex.get("truth") not in ("sim_cell_min_v", "sim_cell_max_v", "temp_min_c", "temp_max_c"):
-                raise ScenarioError("expect %d: truth must be sim_cell_min_v, sim_cell_max_v, temp_min_c or "
-                                    "temp_max_c" % (i + 1))
+            if ex.get("truth") not in TRUTH_FIELDS:
+                raise ScenarioError("expect %d: truth must be one of %s" % (i + 1, ", ".join(TRUTH_FIELDS)))
             if ex.get("port") not in PORT_FIELDS or ("above" in ex) == ("below" in ex) or "max_s" not in ex:
                 raise ScenarioError("expect %d: exposure needs port (%s), one of above/below and max_s"
                                     % (i + 1, ", ".join(PORT_FIELDS)))
@@ -240,6 +256,8 @@ def _check_one(ex, trace, link_errors):
         return None
     if t == "exposure":
         return _exposure(ex, trace)
+    if t == "resume":
+        return _resume(ex, trace)
     if t == "max_time":
         if trace[-1]["t_s"] > ex["s"]:
             return "scenario ran %.0f s, more than %s s" % (trace[-1]["t_s"], ex["s"])
@@ -287,4 +305,32 @@ def _exposure(ex, trace):
     if worst > ex["max_s"]:
         return "%s stayed allowed for %.1f s from %.1f s with %s %s %s (at most %s s)" % (
             port, worst, worst_at, field, "above" if above else "below", limit, ex["max_s"])
+    return None
+
+
+def _resume(ex, trace):
+    """Each time ``field`` came back on after being off, ``signal`` must have been
+    at or below ``below`` for at least ``min_s`` just before (a hysteresis with a
+    hold time, behaviour §3); and at least ``count_min`` (default 1) returns."""
+    field, sig, level, need = ex["field"], ex["signal"], ex["below"], ex["min_s"]
+    returns = 0
+    below_since = None
+    prev = None
+    was_on = False
+    for rec in trace:
+        v = rec.get(sig)
+        if rec[field] and prev is False and was_on:
+            returns += 1
+            held = -1.0 if below_since is None else rec["t_s"] - below_since
+            if held < need - 1.0 - 1e-6:
+                return "%s came back at %.1f s after %s had been <= %s for only %.1f s (need %s s)" % (
+                    field, rec["t_s"], sig, level, max(held, 0.0), need)
+        if v is not None and v <= level:
+            below_since = rec["t_s"] if below_since is None else below_since
+        else:
+            below_since = None
+        prev = rec[field]
+        was_on = was_on or bool(prev)
+    if returns < ex.get("count_min", 1):
+        return "%s came back %d times, expected at least %d" % (field, returns, ex.get("count_min", 1))
     return None

@@ -8,7 +8,7 @@ encoder), so a reading arrives one tick after its poll: with ticks every 100 ms,
 polls go out at 0, 1000, 2000 ... and readings arrive at 100, 1100, 2100 ...
 """
 import host_tools
-from host_tools import ring
+from host_tools import power, ring
 from host_tools.vclock import TICKS_PERIOD, VirtualClock
 
 # ADC levels at the remote L / H pins (mV at the pin; the divider is 22.277):
@@ -71,6 +71,10 @@ class Rig:
         self.polls = 0
         self.answered = 0
         self.set_remote(remote)
+        self.board = b
+        self.power = dict(power.ROOM)
+        self.fuse_uohm = 450
+        self.set_power()
         if profile is None:
             self.app = bms.Bms(hw.Hardware(b), self.s)
         else:
@@ -83,6 +87,15 @@ class Rig:
         l_mv, h_mv = REMOTE[name]
         self.pm.set_adc_mv(34, l_mv)
         self.pm.set_adc_mv(35, h_mv)
+
+    def set_power(self, **values):
+        """The power ports' sensors (``host_tools.power``): ``alternator_a`` (A),
+        ``alternator_v``, ``lithium_v``, ``system_v`` (V), ``alternator_temp``,
+        ``bms_temp`` (°C); the others keep their values (at first: engine off,
+        13.2 V, 25 °C)."""
+        self.power.update(values)
+        for pin, mv in power.levels(self.board, self.fuse_uohm, **self.power).items():
+            self.pm.set_adc_mv(pin, mv)
 
     def set_cells(self, *mv, battery=0):
         self.batteries[battery].cells = tuple(mv)
@@ -115,7 +128,19 @@ class Rig:
         self.app.tick(self.clock.ticks_ms())
         self.t = ms
         self.serve()
+        self._system_plus()
         return self.st
+
+    def _system_plus(self):
+        # System+ with no capacitive load: it is at the lithium voltage as soon as
+        # the discharge gate or the pre-charge path conducts (host_tools/sim has
+        # the real plant).
+        if "system_v" not in self.board.get("analog", {}):
+            return
+        on = any(self.level(n) == 1 for n in ("system_discharge", "system_precharge") if n in self.pins)
+        want = self.power["lithium_v"] if on else 0.0
+        if self.power["system_v"] != want:
+            self.set_power(system_v=want)
 
     def run(self, to_ms, step=100):
         """Tick every ``step`` ms after the last tick up to ``to_ms`` inclusive."""

@@ -33,13 +33,24 @@ def codes(r):
 
 def test_outputs_are_safe_until_the_first_reading_which_arrives_on_the_second_tick():
     r = Rig()
+    r.set_power(alternator_v=14.4)                     # an alternator running from power-up
     r.at(0)
-    assert all(r.level(n) == 0 for n in r.pins)
-    assert r.st.reason_list(C.PORT_ATD) == [C.REASON_STARTUP]
+    power = [n for n in r.pins if not n.startswith("led_")]    # the LEDs are no power outputs
+    assert len(power) == 8 and all(r.level(n) == 0 for n in power)
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) == 0
+    assert r.level("led_bms_active") == 1                 # blinking until the first reading
+    assert all(r.st.reason_list(p) == [C.REASON_STARTUP] for p in ALL_PORTS)
     r.at(100)
     assert r.st.atc and r.st.atd and r.level("load_disconnect") == 1 and r.level("charge_disconnect") == 1
     assert r.transitions("load_disconnect") == [(0, 0), (100, 1)]
-    assert r.level("alternator_port") == 1 and r.level("system_discharge") == 1
+    assert all(r.st.allowed[p] for p in ALL_PORTS)
+    assert r.level("system_charge") == 1 and r.level("system_precharge") == 1     # pre-charge System+ first
+    assert r.level("system_discharge") == 0
+    r.run(2100)
+    assert r.transitions("system_discharge") == [(0, 0), (200, 1)]
+    assert r.transitions("system_precharge") == [(0, 0), (100, 1), (300, 0)]
+    assert r.transitions("alternator_port") == [(0, 0), (2000, 1)]     # 2 s above 13 V
+    assert r.transitions("led_bms_active")[-1][1] == 1
 
 
 def test_nothing_answering_since_boot_is_e_b32():
@@ -141,7 +152,23 @@ def test_a_cell_past_the_hard_over_voltage_limit_stops_charging_on_that_reading(
     r.set_cell(3950)
     r.run(3000)
     assert r.transitions("charge_disconnect") == [(0, 0), (100, 1), (2100, 0)]
-    assert r.transitions("alternator_port")[-1] == (2100, 0) and r.level("load_disconnect") == 1
+    assert r.transitions("system_charge") == [(0, 0), (100, 1), (2100, 0)]
+    assert r.level("load_disconnect") == 1 and r.level("system_discharge") == 1
+    assert "A-B02" in r.st.reason_list(C.PORT_ALT) and not r.st.allowed[C.PORT_ALT]
+
+
+def test_a_hard_over_voltage_reading_starts_opening_a_conducting_alternator_port_on_that_reading():
+    r = Rig(cell_ov_hard_v=3.9)
+    r.set_power(alternator_v=14.4)
+    r.run(1900)
+    r.set_cell(3950)                                   # polled at 2 s, read at 2.1 s
+    r.at(2000)
+    d0 = r.pm.pwm_duty(r.pins["alternator_port"])
+    assert d0 > 0 and r.st.allowed[C.PORT_ALT]
+    r.at(2100)
+    assert not r.st.allowed[C.PORT_ALT] and 0 < r.pm.pwm_duty(r.pins["alternator_port"]) < d0
+    r.run(3000)
+    assert r.transitions("alternator_port") == [(0, 0), (2000, 1), (2500, 0)]     # a 500 ms ramp
 
 
 # ----- (c) the latch: relaxing is not recharging; user actions ---------------
@@ -374,10 +401,13 @@ def test_a_b05_is_held_through_a_degraded_link_without_port_chatter():
     # before the review: A-B05 cleared as soon as the link was no longer failing,
     # while W-B05 stayed on
     r = Rig(answer=lambda n: n <= 10 or (n > 50 and n % 5 not in (3, 4)))
+    r.set_power(alternator_v=14.4)                     # the engine runs throughout
     r.run(700000)
     assert r.transitions("pre_alarm") == [(0, 0), (12100, 1)]
-    for out in ("load_disconnect", "charge_disconnect", "alternator_port", "system_charge", "system_discharge"):
+    for out in ("load_disconnect", "charge_disconnect", "system_charge"):
         assert r.transitions(out) == [(0, 0), (100, 1), (42100, 0)], out
+    assert r.transitions("system_discharge") == [(0, 0), (200, 1), (42100, 0)]    # after its pre-charge
+    assert r.transitions("alternator_port") == [(0, 0), (2000, 1), (42500, 0)]    # 2 s of input; a ramp
     assert codes(r) == ["W-B05", "A-B05"] and r.st.link_answered_pct == 60
     r.answer = True                                    # every poll from the one at 700 s
     # polls 693 and 694 s were the last missed: 18 of 20 once the poll at 715 s goes out (714 s)
@@ -573,7 +603,9 @@ def test_mixed_cell_counts_on_the_first_reading_are_e_b05_at_once():
     r = Rig(batteries=[Battery(), Battery(cells=(3300,) * 8, serial="SN2")])
     r.run(100)
     assert "E-B05" in codes(r) and not r.st.atd and not r.st.atc
-    assert all(r.st.reason_list(p)[-1] == "E-B05" for p in ALL_PORTS)
+    assert all("E-B05" in r.st.reason_list(p) for p in ALL_PORTS)
+    assert r.st.reason_list(C.PORT_ATD)[-1] == "E-B05"      # a mixed bank is no 12 V bank either:
+    assert r.st.reason_list(C.PORT_ALT)[-1] == C.REASON_NOT_12V     # the power ports say so too
 
 
 def test_uneven_strings_appearing_later_are_e_b01_after_bank_check_s():
@@ -622,18 +654,24 @@ def test_a_48_v_bank_charged_to_60_05_v_is_not_e_b09():
 
 def test_remote_off_by_default_opens_only_the_alternator_and_system_ports():
     r = Rig()
-    r.run(1000)
-    r.set_remote("open")                               # seen at 1.1 s
-    r.run(1200)
+    r.set_power(alternator_v=14.4)
+    r.run(3000)
+    assert r.level("alternator_port") == 1 and r.level("system_discharge") == 1
+    r.set_remote("open")                               # seen at 3.1 s
+    r.run(3200)
     assert r.st.remote_on                              # debounce: 200 ms
-    r.run(1300)
+    r.run(3300)
     assert not r.st.remote_on and r.st.atc and r.st.atd
-    assert [r.level(n) for n in ("alternator_port", "system_charge", "system_discharge")] == [0, 0, 0]
+    assert [r.st.allowed[p] for p in (C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS)] == [0, 0, 0]
+    assert [r.level(n) for n in ("system_charge", "system_discharge", "system_precharge")] == [0, 0, 0]
     assert r.level("load_disconnect") == 1 and r.level("charge_disconnect") == 1
     assert r.st.reason_list(C.PORT_SYS_DIS) == [C.REASON_REMOTE_OFF] and codes(r) == []
+    assert r.st.reason_list(C.PORT_ALT) == [C.REASON_REMOTE_OFF]
+    r.run(3700)
+    assert r.transitions("alternator_port")[-1] == (3700, 0)     # ramped to 0 from 3.3 s
     r.set_remote("loop")
-    r.run(1600)
-    assert r.st.remote_on and r.level("alternator_port") == 1
+    r.run(4000)
+    assert r.st.remote_on and r.level("alternator_port") == 1 and r.st.allowed[C.PORT_ALT]
 
 
 def test_remote_off_switching_everything_off():
@@ -664,6 +702,175 @@ def test_discharge_limit_withdraws_atd_and_the_warning_drives_the_pre_alarm():
     assert t is not None and codes(r) == ["W-B07", "A-B07"] and r.st.soc_pct10 == 100
 
 
+# ----- power ports: alternator, System+ short circuit, A-A12, A-B15 -----------
+
+POWER_PORTS = (C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS)
+
+
+def short(r, after_ms=37):
+    """The over-current comparator fires ``after_ms`` after the last tick (and releases)."""
+    r.clock.elapsed_ms = r.t + after_ms
+    pin = r.board["short_circuit"]["pin"]
+    r.pm.drive(pin, 1)
+    r.pm.drive(pin, 0)
+    return r.t + after_ms
+
+
+def test_the_alternator_port_closes_2_s_after_the_input_rises_above_the_bank():
+    r = Rig()
+    r.run(1000)
+    assert r.st.allowed[C.PORT_ALT] and r.pm.pwm_duty(r.pins["alternator_port"]) == 0
+    r.set_power(alternator_v=14.4, lithium_v=13.2)     # the engine starts, seen at 1.1 s
+    r.run(3000)
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) == 0 and r.app.alternator.state == 1   # "no input"
+    r.at(3100)
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) > 0 and r.st.alternator_on
+    assert r.transitions("alternator_port") == [(0, 0), (3100, 1)]
+    assert r.st.alternator_mv == 14400 and r.st.lithium_mv == 13200
+    r.set_power(alternator_v=13.1)                     # above 13 V but below the bank: one-way
+    r.at(3200)                                         # (no current flows forward in this rig)
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) > 0    # one noisy comparison is not enough ...
+    r.at(3300)                                         # ... the second opens it at once
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) == 0 and r.transitions("alternator_port")[-1] == (3300, 0)
+
+
+def test_a_short_opens_system_plus_at_the_interrupt_and_a_a12_follows_on_the_next_tick():
+    r = Rig()
+    r.set_power(alternator_v=14.4)
+    r.run(3000)
+    assert r.level("system_charge") == 1 and r.level("system_discharge") == 1
+    t = short(r)
+    assert t == 3037
+    assert r.transitions("system_charge")[-1] == (3037, 0) and r.transitions("system_discharge")[-1] == (3037, 0)
+    assert r.level("system_precharge") == 0 and codes(r) == []
+    r.at(3100)
+    assert codes(r) == ["A-A12"] and r.level("status_led") == 1
+    assert r.st.reason_list(C.PORT_SYS_CHG) == ["A-A12"] and r.st.reason_list(C.PORT_SYS_DIS) == ["A-A12"]
+    assert r.st.allowed[C.PORT_ATC] and r.st.allowed[C.PORT_ATD] and r.st.allowed[C.PORT_ALT]
+    assert r.level("load_disconnect") == 1 and r.level("charge_disconnect") == 1
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) > 0
+    assert r.st.port_trips == 1 and 4800 <= r.st.retry_in_ms <= 5000
+    r.run(5000)
+    assert r.transitions("system_charge")[-1] == (3037, 0) and r.transitions("system_discharge")[-1] == (3037, 0)
+
+
+def test_system_plus_retries_after_5_20_80_s_then_stays_open_until_remote_off_and_on():
+    r = Rig()
+    r.run(1000)
+    pauses = []
+    for _ in range(3):
+        short(r)
+        r.at(r.t + 100)
+        seen = r.t
+        back = r.until(lambda st: r.level("system_charge") == 1, 200000)
+        pauses.append(back - seen)
+        assert codes(r) == []                          # A-A12 clears with the retry
+        r.run_for(2000)                                # the retry holds 2 s: not stable
+        assert r.level("system_discharge") == 1
+    assert [round(p, -3) for p in pauses] == [5000, 20000, 80000]
+    assert all(5000 * k - 100 <= p <= 5000 * k for p, k in zip(pauses, (1, 4, 16)))
+    short(r)
+    r.run_for(600000)
+    assert codes(r) == ["A-A12"] and r.app.system.trip.locked and r.level("system_discharge") == 0
+    assert r.st.allowed[C.PORT_ATD] and r.st.allowed[C.PORT_ALT] and r.st.port_trips == 4
+    r.set_remote("open")
+    r.run_for(1000)
+    assert r.level("system_discharge") == 0
+    r.set_remote("loop")                               # a user action: the lock is released
+    r.run_for(1000)
+    assert codes(r) == [] and r.level("system_charge") == 1 and r.level("system_discharge") == 1
+
+
+def test_a_pre_charge_that_never_lifts_system_plus_trips_after_3_s():
+    r = Rig()
+    r._system_plus = lambda: None                      # a load too heavy for the resistor: System+ stays at 0 V
+    r.run(3000)
+    assert r.level("system_precharge") == 1 and r.level("system_discharge") == 0 and codes(r) == []
+    r.at(3100)                                         # pre-charging since 0.1 s
+    assert r.level("system_precharge") == 0 and r.level("system_charge") == 0
+    assert r.transitions("system_discharge") == [(0, 0)]
+    r.at(3200)
+    assert codes(r) == ["A-A12"] and r.st.reason_list(C.PORT_SYS_DIS) == ["A-A12"]
+    assert r.st.allowed[C.PORT_ATD] and r.st.allowed[C.PORT_ALT]
+    back = r.until(lambda st: r.level("system_precharge") == 1, 10000)
+    assert back == 8100                                # the retry 5 s after the trip: pre-charge again
+
+
+def test_a_reset_alarms_command_releases_a_locked_system_port():
+    r = Rig(system_retries=0)
+    r.run(1000)
+    short(r)
+    r.run_for(60000)
+    assert r.app.system.trip.locked and r.level("system_charge") == 0
+    r.app.inbox.post((I.RESET_ALARMS,))
+    r.run_for(500)
+    assert codes(r) == [] and r.level("system_charge") == 1 and r.level("system_discharge") == 1
+
+
+def test_an_alternator_over_current_withdraws_only_the_alternator_port():
+    r = Rig()
+    r.set_power(alternator_v=14.4)
+    r.run(3000)
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) > 0
+    r.set_power(alternator_a=160.0)                    # 160 % of the 125 A fuse row's 100 A
+    r.run_for(200)
+    assert codes(r) == [] and r.pm.pwm_duty(r.pins["alternator_port"]) > 0
+    r.run_for(100)                                     # 200 ms over: tripped, open at once
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) == 0 and r.transitions("alternator_port")[-1] == (3300, 0)
+    r.set_power(alternator_a=0.0)
+    r.run_for(100)
+    assert codes(r) == ["A-A12"] and r.st.reason_list(C.PORT_ALT) == ["A-A12"]
+    assert all(r.st.allowed[p] for p in ALL_PORTS if p != C.PORT_ALT)
+    assert r.level("system_discharge") == 1 and r.level("charge_disconnect") == 1
+    back = r.until(lambda st: r.pm.pwm_duty(r.pins["alternator_port"]) > 0, 10000)
+    # the retry: 5 s after the trip, and decide sees it one tick later
+    assert 8300 <= back <= 8400 and codes(r) == []
+
+
+def test_a_hot_bms_raises_a_b15_and_opens_the_power_ports_but_not_atc_or_atd():
+    r = Rig()
+    r.set_power(alternator_v=14.4)
+    r.run(3000)
+    r.set_power(bms_temp=80.0)                         # derating: the LED blinks
+    r.run_for(1000)
+    assert codes(r) == [] and len(r.transitions("led_bms_temp")) >= 2
+    assert r.st.alternator_limit_ma == 100000 * 10 // 15
+    r.set_power(bms_temp=95.0)                         # seen at 4.1 s, bms_temp_delay_s 2 s
+    r.run(6000)
+    assert codes(r) == []
+    r.at(6100)
+    assert codes(r) == ["A-B15"] and r.st.bms_temp_dc == 950
+    assert all(r.st.reason_list(p) == ["A-B15"] for p in POWER_PORTS)
+    assert r.st.atc and r.st.atd and r.level("charge_disconnect") == 1 and r.level("load_disconnect") == 1
+    assert r.transitions("system_discharge")[-1] == (6100, 0) and r.transitions("system_charge")[-1] == (6100, 0)
+    r.run(7000)
+    assert r.pm.pwm_duty(r.pins["alternator_port"]) == 0 and r.level("led_bms_temp") == 1
+    assert all(v == 1 for t, v in r.transitions("led_bms_temp") if t >= 6100)
+
+
+@pytest.mark.parametrize("mv", [0, 30])
+def test_a_shorted_bms_ntc_is_a_b15(mv):
+    r = Rig()
+    r.run(1000)
+    r.pm.set_adc_mv(r.board["analog"]["bms_temp"]["adc_pin"], mv)
+    t = r.until(lambda st: st.active[C.A_B15], 10000)
+    assert t == 3100 and r.st.bms_temp_dc == -30001
+    assert all(not r.st.allowed[p] for p in POWER_PORTS) and r.st.atc and r.st.atd
+
+
+@pytest.mark.parametrize("mv", [3100, 3300])
+def test_an_open_bms_ntc_halves_the_alternator_limit_without_a_b15(mv):
+    """Open reads as the ADC's top, as a bitterly cold sensor would: not an
+    over-temperature (a van at -30 degC keeps System+), but unknown, so the
+    alternator runs at half its limit (docs/alternator.md)."""
+    r = Rig()
+    r.run(1000)
+    r.pm.set_adc_mv(r.board["analog"]["bms_temp"]["adc_pin"], mv)
+    r.run_for(10000)
+    assert r.st.bms_temp_dc == -30000 and not r.st.active[C.A_B15]
+    assert r.st.alternator_limit_ma == 50000 and r.st.allowed[C.PORT_SYS_DIS]
+
+
 # ----- the loop around the tick ------------------------------------------------
 
 def test_the_loop_ticks_every_100_ms_of_the_clock():
@@ -687,10 +894,12 @@ def test_a_crash_in_the_loop_leaves_every_output_safe(monkeypatch):
         return real(self, *a)
 
     monkeypatch.setattr(diagnosis.Diagnosis, "update", boom)
+    r.set_power(alternator_v=14.4)                                       # the alternator port conducting
     with pytest.raises(RuntimeError, match="injected"):
         main.run(r.app, r.clock)
-    assert all(r.level(n) == 0 for n in r.pins)
+    assert all(r.level(n) == 0 for n in r.pins) and r.pm.pwm_duty(r.pins["alternator_port"]) == 0
     assert any(v == 1 for _, v in r.transitions("load_disconnect"))      # it had been on
+    assert any(v == 1 for _, v in r.transitions("alternator_port"))
     assert r.st.stopped
 
 

@@ -13,8 +13,9 @@ import codes as C  # noqa: E402
 import settings as S  # noqa: E402
 
 DETECTORS = dict((name, getattr(C, name)) for name in dir(C) if name.startswith("D_"))
-VALUE_DETECTORS = {C.D_CELL_LOW, C.D_CELL_HIGH, C.D_TEMP_HIGH, C.D_TEMP_LOW, C.D_BANK_LOW, C.D_SOC_LOW}
-HARD_DETECTORS = {C.D_CELL_LOW, C.D_CELL_HIGH, C.D_TEMP_HIGH, C.D_TEMP_LOW}
+VALUE_DETECTORS = {C.D_CELL_LOW, C.D_CELL_HIGH, C.D_TEMP_HIGH, C.D_TEMP_LOW, C.D_BANK_LOW, C.D_SOC_LOW,
+                   C.D_BMS_TEMP}
+HARD_DETECTORS = {C.D_CELL_LOW, C.D_CELL_HIGH, C.D_TEMP_HIGH, C.D_TEMP_LOW, C.D_BMS_TEMP}
 
 
 def test_table_shape():
@@ -29,7 +30,7 @@ def test_table_shape():
         assert C.code_id(text) == cid and C.text(cid) == text
         assert sev == {"W": C.SEVERITY_WARNING, "A": C.SEVERITY_ALARM, "E": C.SEVERITY_ERROR}[text[0]]
         assert meaning and source
-        assert wd & ~C.ALL == 0 and flags & ~(C.F_PRE_ALARM | C.F_LEAD | C.F_RECHARGE) == 0
+        assert wd & ~C.ALL == 0 and flags & ~(C.F_PRE_ALARM | C.F_LEAD | C.F_RECHARGE | C.F_PER_PORT) == 0
         assert det in DETECTORS.values()
         if sev == C.SEVERITY_WARNING:
             assert wd == 0, "a warning withdraws nothing: " + text
@@ -39,7 +40,7 @@ def test_table_shape():
 def test_every_setting_a_row_names_exists_with_the_right_unit(cid):
     text, sev, wd, flags, det, trip, reset, delay, hard, clear = C.TABLE[cid][:10]
     unit = {C.D_CELL_LOW: "V", C.D_CELL_HIGH: "V", C.D_BANK_LOW: "V", C.D_TEMP_HIGH: "degC",
-            C.D_TEMP_LOW: "degC", C.D_SOC_LOW: "%"}.get(det)
+            C.D_TEMP_LOW: "degC", C.D_SOC_LOW: "%", C.D_BMS_TEMP: "degC"}.get(det)
     for name in (trip, reset, hard):
         if name is not None:
             assert S.schema_row(name)[1] == unit, (text, name)
@@ -62,6 +63,8 @@ def test_row_flags_make_sense():
             assert C.withdraws(cid) & C.ATD, C.text(cid)
         if f & C.F_RECHARGE:  # a latch until recharge: only for discharge withdrawals
             assert C.withdraws(cid) == C.DISCHARGE, C.text(cid)
+        if f & C.F_PER_PORT:  # the port that tripped, decided per port: no fixed set besides
+            assert C.withdraws(cid) == 0 and C.detector(cid) == C.D_PORT_TRIP, C.text(cid)
 
 
 def test_port_bits_and_masks():
@@ -71,6 +74,7 @@ def test_port_bits_and_masks():
     assert C.CHARGE == C.ATC | C.ALT | C.SYS_CHG
     assert C.DISCHARGE == C.ATD | C.SYS_DIS
     assert C.ALL == C.CHARGE | C.DISCHARGE == (1 << C.N_PORTS) - 1 and not C.CHARGE & C.DISCHARGE
+    assert C.POWER == C.ALT | C.SYS_CHG | C.SYS_DIS and not C.POWER & (C.ATC | C.ATD)
 
 
 def test_reason_bits_sit_above_the_code_bits_and_stay_small_ints():
@@ -90,6 +94,10 @@ def test_behaviour_table_effects():
     for code in ("E-B01", "E-B05", "E-B09", "E-B11", "E-B32"):
         assert C.withdraws(C.code_id(code)) == C.ALL, code
     assert C.withdraws(C.E_B31) == 0
+    # behaviour §3, §4: A-B15 opens the power ports (not ATC / ATD); A-A12 only the port that tripped
+    assert C.withdraws(C.A_B15) == C.POWER and C.detector(C.A_B15) == C.D_BMS_TEMP
+    assert C.withdraws(C.A_A12) == 0 and C.flags(C.A_A12) == C.F_PER_PORT
+    assert C.detector(C.A_A12) == C.D_PORT_TRIP
     pre = [C.text(c) for c in range(C.N_CODES) if C.drives_pre_alarm(c)]
     assert {"W-B01", "A-B01", "W-B05", "A-B05", "W-B07", "E-B11"} <= set(pre)
     assert C.flags(C.A_B01) & C.F_LEAD and C.flags(C.A_B01) & C.F_RECHARGE
@@ -122,7 +130,8 @@ def test_codes_doc_has_one_full_row_per_code():
     for cid, line in enumerate(rows):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert len(cells) == 14 and cells[0] == C.text(cid)
-        assert cells[2] == docgen.ports_text(C.withdraws(cid))
+        want = "the port that tripped" if C.flags(cid) & C.F_PER_PORT else docgen.ports_text(C.withdraws(cid))
+        assert cells[2] == want
     a_b01 = [c.strip() for c in rows[C.A_B01].strip("|").split("|")]
     assert a_b01[2:6] == ["discharging (ATD, System+ discharge)", "on", "yes", "yes"]
     assert a_b01[7:12] == ["`cell_uv_trip_v` 2.8 V", "`cell_uv_reset_v` 3.2 V", "`cell_uv_delay_s` 5 s",

@@ -15,12 +15,12 @@ CHARGE_PORTS = [C.PORT_ATC, C.PORT_ALT, C.PORT_SYS_CHG]
 DISCHARGE_PORTS = [C.PORT_ATD, C.PORT_SYS_DIS]
 
 
-def run(codes=(), startup=False, remote_on=True, all_off=False):
+def run(codes=(), startup=False, remote_on=True, all_off=False, alt_tripped=False, sys_tripped=False):
     st_ = Status()
     active = bytearray(C.N_CODES)
     for text in codes:
         active[C.code_id(text)] = 1
-    decide(st_, active, startup, remote_on, all_off)
+    decide(st_, active, startup, remote_on, all_off, alt_tripped, sys_tripped)
     return st_
 
 
@@ -52,6 +52,25 @@ def test_charge_and_discharge_codes_split_the_ports():
     assert withdrawn(run(["A-B07"])) == DISCHARGE_PORTS
     assert withdrawn(run(["A-B05"])) == PORTS
     assert withdrawn(run(["W-B01", "W-B05", "W-B07", "E-B31"])) == []
+
+
+def test_a_b15_opens_the_power_ports_and_keeps_atc_and_atd():
+    assert withdrawn(run(["A-B15"])) == [C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS]
+
+
+@pytest.mark.parametrize("alt,sys_,ports", [
+    (True, False, [C.PORT_ALT]), (False, True, [C.PORT_SYS_CHG, C.PORT_SYS_DIS]),
+    (True, True, [C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS])])
+def test_a_a12_withdraws_only_the_port_that_tripped(alt, sys_, ports):
+    s = run(["A-A12"], alt_tripped=alt, sys_tripped=sys_)
+    assert withdrawn(s) == ports and all(s.reason_list(p) == ["A-A12"] for p in ports)
+    assert withdrawn(run(["A-A12"])) == []           # the code alone withdraws nothing
+
+
+def test_a_trip_is_listed_with_the_other_reasons():
+    s = run(["A-B02"], remote_on=False, sys_tripped=True)
+    assert s.reason_list(C.PORT_SYS_CHG) == ["A-B02", "A-A12", C.REASON_REMOTE_OFF]
+    assert s.reason_list(C.PORT_SYS_DIS) == ["A-A12", C.REASON_REMOTE_OFF]
 
 
 def test_startup_withdraws_every_port():

@@ -10,6 +10,7 @@ import bank as B  # noqa: E402
 import codes as C  # noqa: E402
 import detect as D  # noqa: E402
 from detect import Detectors, Observation, is_data_row  # noqa: E402
+from ntc import SENSOR_OPEN, SENSOR_SHORT  # noqa: E402
 from qualifier import BAND, CLEAR, HARD, HOLD, TRIP  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -202,6 +203,21 @@ def test_configuration_and_no_battery_flags():
     assert evaluate(d, C.E_B31, obs(None, config_bad=True)) == TRIP
     assert evaluate(d, C.E_B32, obs(None)) == CLEAR
     assert evaluate(d, C.E_B32, obs(None, no_battery=True)) == TRIP
+
+
+@pytest.mark.parametrize("dc,state", [
+    (None, CLEAR), (250, CLEAR), (700, CLEAR), (701, BAND), (900, BAND), (901, TRIP), (1000, TRIP),
+    (1001, HARD), (SENSOR_SHORT, TRIP), (SENSOR_OPEN, CLEAR)])
+def test_bms_temperature_against_its_limits_and_a_failed_sensor(dc, state):
+    # A-B15: bms_temp_reset_c 70, bms_temp_max_c 90, bms_temp_hard_c 100; no sensor: never
+    assert evaluate(det(), C.A_B15, obs(None, bms_temp_dc=dc)) == state
+
+
+def test_a_port_trip_is_a_a12_with_or_without_a_reading():
+    d = det()
+    assert evaluate(d, C.A_A12, obs(None)) == CLEAR
+    assert evaluate(d, C.A_A12, obs(None, port_tripped=True)) == TRIP
+    assert evaluate(d, C.A_A12, obs(make_bank(), port_tripped=True)) == TRIP
 
 
 def test_a_battery_flagging_a_fault_is_judged_on_any_reading():

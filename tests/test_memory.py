@@ -47,6 +47,13 @@ class QuietPin:
         return 0
 
 
+class QuietPwm:
+    """The same for a PWM output (the alternator gate): the mock logs its on/off edges."""
+
+    def duty_u16(self, d=None):
+        return 0
+
+
 class Silent:
     def write(self, buf):
         return len(buf)
@@ -77,6 +84,8 @@ def booted(uart=None):
     for i in range(len(app.hw._pins)):
         if app.hw._pins[i] is not None:
             app.hw._pins[i] = QuietPin()
+        if app.hw._pwm[i] is not None:
+            app.hw._pwm[i] = QuietPwm()
     app.inbox.post((inbox.SETTINGS, {"pre_alarm_mode": "intermittent"}))
     run(app, 2)                                    # a settings change may allocate: not measured
     if uart is not None:

@@ -7,62 +7,86 @@ import host_tools
 from bmsutil import Rig
 from host_tools.vclock import TICKS_PERIOD, VirtualClock
 
-PIN = {"load_disconnect": 25, "charge_disconnect": 26, "pre_alarm": 27, "status_led": 2,
-       "alternator_port": 32, "system_charge": 33, "system_discharge": 23}
 START = TICKS_PERIOD - 1500          # the tick counter wraps 1.5 s in
 
 
 class Outputs:
-    """The port objects of a profile on the DevKitC board, a status record and a clock."""
+    """The port objects of a profile on the DevKitC board, a status record and a
+    clock; ``alt`` / ``sys`` stand in for the power ports' logic (their fields
+    are set by the test), the indicators run before the ports as in bms.py."""
 
     def __init__(self, profile=None, **overrides):
         self.clock = VirtualClock(START)
         self.pm = host_tools.use_firmware("esp32", self.clock)
         import board
         import hw
+        import models
         import ports
+        from alternator import AlternatorPort
+        from indicators import Indicators
         from settings import Settings
         from status import Status
+        from system_port import SystemPort
         self.s = Settings()
         if overrides:
             self.s.update(overrides)
-        self.hw = hw.Hardware(board.load(host_tools.board_path("esp32-devkitc")))
-        self.ports = ports.build(self.hw, self.s) if profile is None else ports.build(self.hw, self.s, profile)
+        b = board.load(host_tools.board_path("esp32-devkitc"))
+        self.pins = dict((name, o["pin"]) for name, o in b["outputs"].items())
+        self.hw = hw.Hardware(b)
+        name = profile or models.DEFAULT
+        self.alt = AlternatorPort(self.s) if models.has_kind(name, models.KIND_ALTERNATOR) else None
+        self.sys = SystemPort(self.s, True) if models.has_kind(name, models.KIND_SYSTEM) else None
+        if profile is None:
+            self.ports = ports.build(self.hw, self.s, alternator=self.alt, system=self.sys)
+        else:
+            self.ports = ports.build(self.hw, self.s, profile, self.alt, self.sys)
+        self.ind = Indicators()
         self.st = Status()
+        self.st.startup = False
 
     def run(self, ms, dt=100):
         for _ in range(ms // dt):
+            self.ind.update(self.st, dt, self.alt, self.sys, False)
             for p in self.ports:
                 p.apply(self.st, dt)
             self.clock.advance(dt)
 
+    def level(self, name):
+        return self.pm.level(self.pins[name])
+
     def edges(self, name):
         """[(ms since the start, level)] of one output, without the power-up level."""
-        return [((t - START) % TICKS_PERIOD, v) for t, v in self.pm.pin_transitions(PIN[name])][1:]
+        return [((t - START) % TICKS_PERIOD, v) for t, v in self.pm.pin_transitions(self.pins[name])][1:]
 
 
 def test_the_default_profile_builds_every_output_in_order():
+    import board as BD
+    import codes as C
+    import models as M
     import ports
     o = Outputs()
     kinds = [type(p).__name__ for p in o.ports]
-    assert kinds == ["SwitchPort", "SwitchPort", "PreAlarmOutput", "StatusLed", "SwitchPort", "SwitchPort", "SwitchPort"]
-    import codes as C
-    import board as BD
+    assert kinds == ["SwitchPort", "SwitchPort", "PreAlarmOutput", "LedOutput", "AlternatorGate", "SystemGate",
+                     "SystemGate", "SystemGate"] + ["LedOutput"] * 7
     switched = [(BD.OUTPUT_NAMES[p.out], p.port) for p in o.ports if isinstance(p, ports.SwitchPort)]
-    assert switched == [("load_disconnect", C.PORT_ATD), ("charge_disconnect", C.PORT_ATC),
-                        ("alternator_port", C.PORT_ALT), ("system_charge", C.PORT_SYS_CHG),
-                        ("system_discharge", C.PORT_SYS_DIS)]
+    assert switched == [("load_disconnect", C.PORT_ATD), ("charge_disconnect", C.PORT_ATC)]
+    gates = [(BD.OUTPUT_NAMES[p.out], p.gate) for p in o.ports if isinstance(p, ports.SystemGate)]
+    assert gates == [("system_charge", M.SYS_GATE_CHARGE), ("system_discharge", M.SYS_GATE_DISCHARGE),
+                     ("system_precharge", M.SYS_GATE_PRECHARGE)]
+    assert all(p.alt is o.alt for p in o.ports if isinstance(p, ports.AlternatorGate))
+    leds = [(BD.OUTPUT_NAMES[p.out], p.led) for p in o.ports if isinstance(p, ports.LedOutput)]
+    assert [n for n, _ in leds] == ["status_led"] + [n for n in BD.OUTPUT_NAMES if n.startswith("led_")]
 
 
 def test_the_smallbms_ng_profile_has_no_alternator_or_system_ports():
     o = Outputs("smallbms_ng")
-    assert len(o.ports) == 4
+    assert len(o.ports) == 5 and o.alt is None and o.sys is None
     for p in range(5):
         o.st.allowed[p] = 1
     o.run(300)
-    assert o.pm.level(PIN["load_disconnect"]) == 1 and o.pm.level(PIN["charge_disconnect"]) == 1
-    for name in ("alternator_port", "system_charge", "system_discharge"):
-        assert o.pm.level(PIN[name]) == 0 and o.edges(name) == []
+    assert o.level("load_disconnect") == 1 and o.level("charge_disconnect") == 1
+    for name in ("alternator_port", "system_charge", "system_discharge", "system_precharge"):
+        assert o.level(name) == 0 and o.edges(name) == []
 
 
 def test_an_unknown_profile_is_refused():
@@ -70,18 +94,46 @@ def test_an_unknown_profile_is_refused():
         Outputs("smart_bms_9000")
 
 
-def test_switched_ports_follow_their_permission():
+def test_switched_ports_follow_their_permission_and_power_gates_their_port_logic():
     o = Outputs()
     o.run(200)
-    assert all(o.pm.level(PIN[n]) == 0 for n in PIN)
-    o.st.allowed[:] = bytearray([1, 1, 0, 1, 0])
+    assert all(o.level(n) == 0 for n in o.pins if not n.startswith("led_"))
+    o.st.allowed[:] = bytearray([1, 1, 1, 1, 1])
     o.run(100)
-    levels = [o.pm.level(PIN[n]) for n in ("charge_disconnect", "load_disconnect", "alternator_port",
-                                           "system_charge", "system_discharge")]
-    assert levels == [1, 1, 0, 1, 0]
+    levels = [o.level(n) for n in ("charge_disconnect", "load_disconnect", "alternator_port",
+                                   "system_charge", "system_discharge", "system_precharge")]
+    assert levels == [1, 1, 0, 0, 0, 0]        # the permission alone drives no power gate
     o.st.allowed[1] = 0
     o.run(100)
     assert o.edges("load_disconnect") == [(200, 1), (300, 0)]
+    o.alt.duty = 30000
+    o.sys.charge = True
+    o.sys.precharge = True
+    o.run(100)
+    assert o.pm.pwm_duty(o.pins["alternator_port"]) == 30000 and o.level("alternator_port") == 1
+    assert o.level("system_charge") == 1 and o.level("system_precharge") == 1 and o.level("system_discharge") == 0
+    o.alt.duty = 0
+    o.sys.precharge = False
+    o.sys.discharge = True
+    o.run(100)
+    assert o.pm.pwm_duty(o.pins["alternator_port"]) == 0 and o.edges("alternator_port") == [(400, 1), (500, 0)]
+    assert o.edges("system_precharge") == [(400, 1), (500, 0)] and o.edges("system_discharge") == [(500, 1)]
+
+
+def test_a_system_gate_stays_open_after_a_short_its_port_has_not_seen_yet():
+    o = Outputs()
+    o.sys.charge = o.sys.discharge = True
+    o.run(200)
+    assert o.level("system_charge") == 1 and o.level("system_discharge") == 1
+    o.clock.advance(37)
+    o.pm.drive(4, 1)                            # the comparator: the handler opens the gates at once
+    assert o.level("system_charge") == 0 and o.level("system_discharge") == 0 and o.hw.shorts == 1
+    assert o.edges("system_discharge")[-1] == (237, 0)
+    o.run(300)                                  # the port's logic still says closed: the gates stay open
+    assert o.level("system_charge") == 0 and o.level("system_discharge") == 0
+    o.sys.seen_shorts = 1                       # seen (the port trips and decides again)
+    o.run(100)
+    assert o.level("system_charge") == 1
 
 
 def test_a_continuous_pre_alarm_is_one_edge_each_way():
@@ -135,7 +187,7 @@ def test_status_led_off_without_codes_blinking_for_warnings_on_for_alarms():
     import codes as C
     o = Outputs()
     o.run(1000)
-    assert o.edges("status_led") == [] and not o.st.led_on
+    assert o.edges("status_led") == [] and not o.st.led_on and o.st.leds & (1 << 7) == 0
     o.st.active[C.W_B01] = 1                     # a warning: blinking 0.5 s / 0.5 s
     o.run(5000)
     edges = o.edges("status_led")
@@ -144,16 +196,16 @@ def test_status_led_off_without_codes_blinking_for_warnings_on_for_alarms():
     assert len(edges) >= 9
     o.st.active[C.A_B01] = 1                     # an alarm: steady on
     o.run(3000)
-    assert o.pm.level(PIN["status_led"]) == 1 and o.st.led_on
+    assert o.level("status_led") == 1 and o.st.led_on
     assert all(t <= 6000 for t, _ in o.edges("status_led"))
     o.st.active[C.A_B01] = 0
     o.st.active[C.W_B01] = 0
     o.st.active[C.E_B31] = 1                     # an error: steady on
     o.run(2000)
-    assert all(t <= 6000 for t, _ in o.edges("status_led")) and o.pm.level(PIN["status_led"]) == 1
+    assert all(t <= 6000 for t, _ in o.edges("status_led")) and o.level("status_led") == 1
     o.st.active[C.E_B31] = 0
     o.run(100)
-    assert o.pm.level(PIN["status_led"]) == 0 and not o.st.led_on
+    assert o.level("status_led") == 0 and not o.st.led_on
 
 
 def test_an_intermittent_pre_alarm_from_a_low_cell_on_the_pins():

@@ -17,9 +17,11 @@ def test_every_default_is_valid_and_in_range():
             assert default in lo
         else:
             assert lo <= default <= hi, name
-            assert unit in ("V", "mV", "A", "s", "d", "degC", "%"), name
+            assert unit in ("V", "mV", "A", "s", "d", "degC", "%", "n"), name
         assert s.check(name, default) == default
-        assert name.endswith(("_v", "_mv", "_a", "_s", "_days", "_c", "_pct")) or unit == S.CHOICE, "unit missing from name: " + name
+        # a count ("n": system_retries) has no unit to name
+        assert name.endswith(("_v", "_mv", "_a", "_s", "_days", "_c", "_pct")) or unit in (S.CHOICE, "n"), \
+            "unit missing from name: " + name
 
 
 def test_behaviour_doc_defaults():

@@ -19,6 +19,28 @@ TEST_BOARD = {
                "remote_h": {"adc_pin": 35, "divider_x1000": 22277}},
 }
 
+# TEST_BOARD with the power ports of boards/esp32-devkitc.json (alternator gate PWM,
+# System+ gates and pre-charge, the sensors, the comparator).
+_NTC = {"r25_ohm": 10000, "beta": 3950, "series_ohm": 10000, "supply_mv": 3300}
+POWER_BOARD = dict(TEST_BOARD)
+POWER_BOARD["outputs"] = dict(TEST_BOARD["outputs"])
+POWER_BOARD["outputs"].update({
+    "alternator_port": {"pin": 18, "pwm_hz": 20000}, "system_charge": {"pin": 19},
+    "system_discharge": {"pin": 23}, "system_precharge": {"pin": 22}, "led_alternator": {"pin": 21},
+    "led_bms_temp": {"pin": 5}, "led_bms_active": {"pin": 15}})
+POWER_BOARD["analog"] = {
+    "alternator_a": {"adc_pin": 36, "zero_uv": 100000, "gain": 20},
+    "alternator_v": {"adc_pin": 39, "divider_x1000": 6000}, "lithium_v": {"adc_pin": 32, "divider_x1000": 6000},
+    "system_v": {"adc_pin": 33, "divider_x1000": 6000}, "alternator_temp": dict(adc_pin=13, **_NTC),
+    "bms_temp": dict(adc_pin=14, **_NTC)}
+POWER_BOARD["short_circuit"] = {"pin": 4, "active_high": True}
+# ADC pin mV on POWER_BOARD: 14.4 V input, 13.3 V bank and System+, 25 °C, and the
+# fuse drop (125 A fuse, 450 µΩ, gain 20, 100 mV at 0 A) at 90 A and 110 A
+# (either side of that fuse's 100 A limit).
+POWER_ADC_MV = {39: 2400, 32: 2217, 33: 2217, 13: 1650, 14: 1650, 36: 910}
+FUSE_LOW_MV = 910
+FUSE_HIGH_MV = 1090
+
 VERSION = 2
 HEADER_LEN = 8
 CRC_LEN = 4

@@ -9,8 +9,11 @@ levels, soft switch, settings) before the loop's next tick.
 """
 import json
 
+import alternator as AL
 import balancer as BL
 import codes as C
+import indicators as IN
+import system_port as SP
 
 MAX_CELLS = 16
 MAX_TEMPS = 4
@@ -42,6 +45,7 @@ def snapshot(app, frames_seen):
         "codes": st.active_codes(),
         "atc_reasons": st.reason_list(C.PORT_ATC),
         "atd_reasons": st.reason_list(C.PORT_ATD),
+        "port_reasons": [st.reason_list(p) for p in (C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS)],
         "frames_ok": st.link_frames_ok,
         "rejected": st.link_rejected,
         "answered_pct": st.link_answered_pct,
@@ -54,6 +58,23 @@ def snapshot(app, frames_seen):
         "ttg_min": st.ttg_min,
         "balancer": BL.NAMES[st.balancer],
         "syncs": st.synchronisations,
+        "lithium_mv": st.lithium_mv,
+        "alternator_mv": st.alternator_mv,
+        "system_mv": st.system_mv,
+        "alternator_ma": st.alternator_ma,
+        "alternator_pct": st.alternator_pct,
+        "alternator_limit_ma": st.alternator_limit_ma,
+        "alternator_limit_why": AL.LIMIT_NAMES[st.alternator_limit_why],
+        "alternator_duty": st.alternator_duty,
+        "alternator_on": st.alternator_on,
+        "alternator_state": AL.STATE_NAMES[st.alternator_state],
+        "alternator_temp_dc": st.alternator_temp_dc,
+        "bms_temp_dc": st.bms_temp_dc,
+        "system_charge": st.system_charge,
+        "system_discharge": st.system_discharge,
+        "system_state": SP.STATE_NAMES[st.system_state],
+        "port_trips": st.port_trips,
+        "leds": [IN.LED_NAMES[i] for i in range(len(IN.LED_NAMES)) if (st.led_mask >> i) & (st.leds >> i) & 1],
     }
     if st.link_frames_ok != frames_seen:
         lb = app.link.bank
@@ -107,9 +128,12 @@ class _Driver:
         self.host = host
         self.uart = machine._uart_backends[board["link_uart"]["id"]]
         self.pins = {}
+        self.pwm = []
         for name in board["outputs"]:
             o = board["outputs"][name]
             self.pins[name] = (o["pin"], 1 if o.get("active_high", True) else 0)
+            if "pwm_hz" in o:
+                self.pwm.append((name, o["pin"]))
         self.frames_seen = 0
         self.go = True
 
@@ -120,11 +144,27 @@ class _Driver:
             out[name] = self.machine.level(pin) == active
         return out
 
+    def pwm_duties(self):
+        out = {}
+        for name, pin in self.pwm:
+            out[name] = self.machine.pwm_duty(pin)
+        return out
+
     def exchange(self, sleep_ms):
         s = snapshot(self.app, self.frames_seen)
         self.frames_seen = self.app.status.link_frames_ok
-        msg = {"sleep_ms": sleep_ms, "snap": s, "sent": self.uart.take_sent().hex(), "outputs": self.outputs()}
-        reply = json.loads(self.host.exchange(json.dumps(msg)))
+        msg = {"sleep_ms": sleep_ms, "snap": s, "sent": self.uart.take_sent().hex(), "outputs": self.outputs(),
+               "pwm": self.pwm_duties()}
+        while True:
+            reply = json.loads(self.host.exchange(json.dumps(msg)))
+            irq = reply.get("irq")
+            if irq is None:
+                break
+            # A pin edge in the middle of the sleep (the comparator): the
+            # interrupt handler runs now, and the host sees the outputs after it.
+            for pin, level in irq:
+                self.machine.drive(pin, level)
+            msg = {"outputs": self.outputs(), "pwm": self.pwm_duties()}
         if reply.get("rx"):
             self.uart.feed(bytes.fromhex(reply["rx"]))
         adc = reply.get("adc")

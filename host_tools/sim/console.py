@@ -55,12 +55,30 @@ class Console:
             why = rec[why_key] if why_key else [c for c in rec["codes"] if C.drives_pre_alarm(C.code_id(c))]
             detail = ", ".join("%s %s" % (w, C.meaning(C.code_id(w))) if w[1:2] == "-" else w for w in why)
             self.say(t_ms, "%-24s %-9s %s" % (name, state, ("(" + detail + ")") if detail else ""))
+        if prev is not None:
+            self._power_changes(t_ms, prev, rec)
         old = set(prev["codes"]) if prev else set()
         for c in rec["codes"]:
             if c not in old:
                 self.say(t_ms, "code %s raised: %s" % (c, C.meaning(C.code_id(c))))
         for c in sorted(old - set(rec["codes"])):
             self.say(t_ms, "code %s cleared" % c)
+
+    def _power_changes(self, t_ms, prev, rec):
+        # The alternator port closing and opening, its limit's reason while it
+        # conducts, and System+ tripping and coming back (not its every pre-charge).
+        if rec["alternator_on"] != prev["alternator_on"]:
+            if rec["alternator_on"]:
+                self.say(t_ms, "%-24s %-9s (limit %.1f A: %s)" % ("alternator port", "charging",
+                                                               rec["alternator_limit_a"], rec["alternator_limit_why"]))
+            else:
+                self.say(t_ms, "%-24s %-9s (%s)" % ("alternator port", "opens", rec["alternator_state"]))
+        elif rec["alternator_on"] and rec["alternator_limit_why"] != prev["alternator_limit_why"]:
+            self.say(t_ms, "%-24s %-9s (%s)" % ("alternator limit", "%.1f A" % rec["alternator_limit_a"],
+                                               rec["alternator_limit_why"]))
+        trip = ("tripped", "locked")
+        if rec["system_state"] != prev["system_state"] and (rec["system_state"] in trip or prev["system_state"] in trip):
+            self.say(t_ms, "%-24s %s" % ("System+", rec["system_state"]))
 
     def refresh(self, rec):
         now = time.monotonic()
@@ -72,7 +90,7 @@ class Console:
         from rich.table import Table
         t = Table(title=self.title, expand=False)
         for col in ("t", "bank V", "I A", "SoC", "SoC*", "cell min..max V", "true min..max V", "T C", "ATC", "ATD",
-                    "pre-alarm", "remote", "link", "codes"):
+                    "pre-alarm", "remote", "alt A", "System+", "link", "codes"):
             t.add_column(col)
         fmt = lambda v, f: "-" if v is None else f % v
         t.add_row(fmt(rec["t_s"], "%.0f s"), fmt(rec["bank_v"], "%.2f"), fmt(rec["current_a"], "%.1f"),
@@ -82,7 +100,8 @@ class Console:
                   "%.3f..%.3f" % (rec["sim_cell_min_v"], rec["sim_cell_max_v"]),
                   fmt(rec["temp_min_c"], "%.1f"), "yes" if rec["atc"] else "NO", "yes" if rec["atd"] else "NO",
                   "ON" if rec["pre_alarm"] else "off", "on" if rec["remote_on"] else "OFF",
-                  "%d %%" % rec["link_answered_pct"], " ".join(rec["codes"]) or "-")
+                  "%.1f/%.0f" % (rec["alternator_a"], rec["alternator_limit_a"]) if rec["alternator_on"] else "off",
+                  rec["system_state"], "%d %%" % rec["link_answered_pct"], " ".join(rec["codes"]) or "-")
         t.caption = "SoC, cells: what the firmware believes; SoC*, true: the simulator's truth"
         return t
 

@@ -11,7 +11,7 @@ import json
 import os
 
 import host_tools
-from host_tools import ring, scenario as scen
+from host_tools import power, ring, scenario as scen
 from host_tools.vclock import VirtualClock
 
 from .console import Console
@@ -65,10 +65,17 @@ class Simulation:
         self._check_settings = fw_settings.Settings()
         self._check_settings.update(dict((n, self.settings.get(n)) for n in self.settings.names()))
         bank_kw = sc.get("bank", {})
-        self.world = World(bank_kw)
+        plant_kw = sc.get("plant", {})
+        import alternator as fw_alt
+        fuse = plant_kw.get("fuse", self.settings.get("fuse_type"))
+        fuse_uohm = [row[2] for row in fw_alt.FUSES if row[0] == fuse][0]
+        self.world = World(bank_kw, plant_kw, fuse_uohm)
+        self._adc_noise_mv = plant_kw.get("adc_noise_mv", 0.0)
+        self._short_pin = self.board.get("short_circuit", {}).get("pin")
         self.bank = self.world.bank
         self.faults = Faults(bank_kw.get("seed", 1))
         self._reply = {}
+        self._adc_sent = {}
         self._msg = None
         self._snap_frames = 0
         self.mp = None
@@ -79,6 +86,7 @@ class Simulation:
         else:
             self.link = (PtyLink if self.link_kind == "pty" else MemoryLink)(self.pm, u["id"], u["baudrate"])
         self._apply_remote()
+        self._set_power_adcs()
         if self.mp is None:
             self.app = sim_driver.build(self.board, self.settings)
         self.out_pins = {}
@@ -104,7 +112,42 @@ class Simulation:
         pin, active_high = self.out_pins[name]
         return self.pm.level(pin) == (1 if active_high else 0)
 
+    def _out_duty(self, name):
+        """The PWM duty (0..1) of output ``name``."""
+        if self.mp is not None:
+            return self._msg.get("pwm", {}).get(name, 0) / 65535.0
+        if name not in self.out_pins:
+            return 0.0
+        return self.pm.pwm_duty(self.out_pins[name][0]) / 65535.0
+
+    def _comparator(self):
+        """The over-current comparator fired: a pulse on its pin, which the
+        firmware's interrupt handler answers at once (inside MicroPython too)."""
+        pin = self._short_pin
+        if pin is None:
+            return
+        if self.mp is not None:
+            m = self.mp.exchange({"irq": [[pin, 1], [pin, 0]]})
+            self._msg["outputs"] = m["outputs"]
+        else:
+            self.pm.drive(pin, 1)
+            self.pm.drive(pin, 0)
+        self.world.comparator_trips += 1
+
+    def _set_power_adcs(self):
+        w = self.world
+        vals = {"alternator_a": w.alt.current_a, "alternator_v": w.alt.input_v, "lithium_v": w.alt.lithium_v,
+                "system_v": w.sys.v, "alternator_temp": w.alt.alternator.temp_c, "bms_temp": w.bms_temp_c}
+        for name, a in self.board.get("analog", {}).items():
+            mv = power.pin_mv(self.board, name, vals[name], w.fuse_uohm)
+            if self._adc_noise_mv:
+                mv = int(round(min(power.ADC_FULL_MV, max(0, mv + w.rng.gauss(0.0, self._adc_noise_mv)))))
+            self._set_adc(a["adc_pin"], mv)
+
     def _set_adc(self, pin, mv):
+        if self._adc_sent.get(pin) == mv:
+            return                    # unchanged: the pin keeps its level (and the message stays small)
+        self._adc_sent[pin] = mv
         if self.mp is not None:
             self._reply.setdefault("adc", {})[str(pin)] = mv
         else:
@@ -120,7 +163,13 @@ class Simulation:
         t_ms = self.clock.elapsed_ms - dt_ms   # the firmware ticked at this time
         self._observe(t_ms)
         self._run_steps(t_ms)
-        current = self.world.step(dt_ms, t_ms, self._out_on("charge_disconnect"), self._out_on("load_disconnect"))
+        w = self.world
+        if w.sys.demand_a(self._out_on("system_discharge"), w.alt.lithium_v) > w.sys.comparator_a:
+            self._comparator()
+        gates = (self._out_on("system_charge"), self._out_on("system_discharge"), self._out_on("system_precharge"))
+        current = w.step(dt_ms, t_ms, self._out_on("charge_disconnect"), self._out_on("load_disconnect"),
+                         self._out_duty("alternator_port"), gates)
+        self._set_power_adcs()
         self._apply_remote()
         cur = self.board.get("current", {})
         if cur.get("source") == "shunt":

@@ -8,11 +8,20 @@ import json
 
 SAMPLE_MS = 1000          # a record every simulated second, plus one per change
 CHANGE_KEYS = ("atc", "atd", "pre_alarm", "pre_alarm_out", "remote_on", "codes", "batteries", "balancer",
-               "alternator", "system_charge", "system_discharge")
+               "alternator", "alternator_on", "alternator_state", "alternator_limit_why", "system_charge",
+               "system_discharge", "system_state")
 
 
 def _scaled(x, scale):
     return None if x is None else x / scale
+
+
+def _temp(dc):
+    """0.1 °C to °C; a failed sensor (ntc.SENSOR_OPEN / SENSOR_SHORT) is the
+    string "open" / "short"."""
+    if dc is None:
+        return None
+    return {-30000: "open", -30001: "short"}.get(dc, dc / 10.0)
 
 
 def record(t_ms, snap):
@@ -34,8 +43,28 @@ def record(t_ms, snap):
         "atc": snap["atc"],
         "atd": snap["atd"],
         "alternator": ports[2],
-        "system_charge": ports[3],
-        "system_discharge": ports[4],
+        "system_charge": snap["system_charge"],
+        "system_discharge": snap["system_discharge"],
+        "system_charge_allowed": ports[3],
+        "system_discharge_allowed": ports[4],
+        "system_state": snap["system_state"],
+        "alternator_reasons": snap["port_reasons"][0],
+        "system_charge_reasons": snap["port_reasons"][1],
+        "system_discharge_reasons": snap["port_reasons"][2],
+        "port_trips": snap["port_trips"],
+        "lithium_v": _scaled(snap["lithium_mv"], 1000.0),
+        "alternator_v": _scaled(snap["alternator_mv"], 1000.0),
+        "system_plus_v": _scaled(snap["system_mv"], 1000.0),
+        "alternator_a": snap["alternator_ma"] / 1000.0,
+        "alternator_pct": snap["alternator_pct"],
+        "alternator_limit_a": snap["alternator_limit_ma"] / 1000.0,
+        "alternator_limit_why": snap["alternator_limit_why"],
+        "alternator_duty": round(snap["alternator_duty"] / 65535.0, 4),
+        "alternator_on": snap["alternator_on"],
+        "alternator_state": snap["alternator_state"],
+        "alternator_temp_c": _temp(snap["alternator_temp_dc"]),
+        "bms_temp_c": _temp(snap["bms_temp_dc"]),
+        "leds": snap["leds"],
         "pre_alarm": snap["pre_alarm"],
         "pre_alarm_out": snap["pre_alarm_out"],
         "remote_on": snap["remote_on"],
@@ -62,6 +91,17 @@ def add_truth(rec, world):
     rec["sim_soc_pct"] = round(world.bank.soc_pct(), 3)
     rec["sim_cell_min_v"] = lo
     rec["sim_cell_max_v"] = hi
+    a = world.alt
+    rec["sim_alternator_a"] = round(a.current_a, 3)
+    rec["sim_reverse_a"] = round(min(0.0, a.min_current_a), 3)     # most negative since the last record
+    a.min_current_a = a.current_a
+    rec["sim_input_v"] = round(a.input_v, 3)
+    rec["sim_starter_v"] = round(a.starter.ocv(), 3)
+    rec["sim_alternator_temp_c"] = round(a.alternator.temp_c, 2)
+    rec["sim_alternator_max_a"] = round(a.alternator.max_a(), 2)
+    rec["sim_bms_temp_c"] = round(world.bms_temp_c, 2)
+    rec["sim_system_plus_v"] = round(world.sys.v, 3)
+    rec["sim_comparator_trips"] = world.comparator_trips
     return rec
 
 
@@ -73,7 +113,11 @@ def empty_snapshot():
     snap.update(batteries=0, atc=False, atd=False, ports=[False] * 5, pre_alarm=False, pre_alarm_out=False,
                 remote_on=False, codes=[], atc_reasons=[], atd_reasons=[], frames_ok=0, rejected=0,
                 answered_pct=100, reading_age_ms=0, at_once=0, soc_pct10=-1, consumed_mah=0, ttg_min=-1,
-                balancer="unknown", syncs=0)
+                balancer="unknown", syncs=0, lithium_mv=None, alternator_mv=None, system_mv=None,
+                alternator_ma=0, alternator_pct=0, alternator_limit_ma=0, alternator_limit_why="fuse",
+                alternator_duty=0, alternator_on=False, alternator_state="off", alternator_temp_dc=None,
+                bms_temp_dc=None, port_reasons=[[], [], []], system_charge=False, system_discharge=False, system_state="open", port_trips=0,
+                leds=[])
     return snap
 
 

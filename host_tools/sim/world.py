@@ -7,9 +7,22 @@ temperature) on a fixed pattern: a pulsed charger, a sensor flicking across a
 limit. ``noise_mv`` adds seeded Gaussian noise to the cell voltages the
 batteries report (the truth stays clean). Scenario keys: docs/scenarios.md.
 """
+import math
 import random
 
 from host_tools import bank_sim
+
+from .plant import AlternatorPort, SystemPlus
+
+# Scenario [plant] keys (docs/scenarios.md) and the step keys that change the plant.
+PLANT_KEYS = {"rated_a": (int, float), "regulator_v": (int, float), "alternator_ambient_c": (int, float),
+              "starter_soc_pct": (int, float), "vehicle_load_a": (int, float), "engine_rpm": (int, float),
+              "fuse": str, "fuse_error_pct": (int, float), "bms_ambient_c": (int, float),
+              "bms_rth_k_per_w": (int, float), "system_cap_f": (int, float), "comparator_a": (int, float),
+              "system_load_a": (int, float), "system_charge_a": (int, float), "ideal_diode": bool}
+PLANT_STEP_KEYS = ("engine_rpm", "vehicle_load_a", "alternator_ambient_c", "bms_ambient_c", "bms_rth_k_per_w",
+                   "system_load_a", "system_charge_a", "system_short", "starter_soc_pct", "regulator_v")
+BMS_TAU_S = 120.0
 
 CYCLE_KEYS = ("load_a", "charge_a", "uncontrolled_a", "temperature_c")
 
@@ -17,16 +30,55 @@ CYCLE_KEYS = ("load_a", "charge_a", "uncontrolled_a", "temperature_c")
 class World:
     """``state``: the scenario's present values; ``bank``: ``bank_sim.BankSim``."""
 
-    def __init__(self, bank_kw):
+    def __init__(self, bank_kw, plant_kw=None, fuse_uohm=450.0):
         self.bank = bank_sim.BankSim(**bank_kw)
+        pk = dict(plant_kw or {})
+        self.fuse_uohm = fuse_uohm * (1.0 + pk.get("fuse_error_pct", 0.0) / 100.0)
+        alt_kw = {}
+        for key, name in (("rated_a", "rated_a"), ("regulator_v", "regulator_v"),
+                          ("alternator_ambient_c", "ambient_c")):
+            if key in pk:
+                alt_kw[name] = pk[key]
+        self.alt = AlternatorPort(self.fuse_uohm, ideal_diode=pk.get("ideal_diode", True), **alt_kw)
+        self.sys = SystemPlus(cap_f=pk.get("system_cap_f", 0.02), comparator_a=pk.get("comparator_a", 600.0))
+        self.bms_ambient_c = pk.get("bms_ambient_c", 25.0)
+        self.bms_rth = pk.get("bms_rth_k_per_w", 0.4)
+        self.bms_temp_c = self.bms_ambient_c
+        self._thevenin = None
+        self.comparator_trips = 0
+        self._plant_step({k: pk[k] for k in pk if k in PLANT_STEP_KEYS or k in ("system_load_a", "system_charge_a")})
         self.rng = random.Random(bank_kw.get("seed", 1) + 2000)
         self.state = {"load_a": 0.0, "charge_a": 0.0, "charge_v": None, "uncontrolled_a": 0.0,
                       "remote": "loop", "temperature_c": bank_kw.get("temperature_c", 20.0), "noise_mv": 0.0}
         self.cycle = None            # (key, values, durations_ms, start_ms)
         self._temp = self.state["temperature_c"]
 
+    def _plant_step(self, st):
+        a = self.alt
+        if "engine_rpm" in st:
+            a.alternator.engine_rpm = st["engine_rpm"]
+        if "regulator_v" in st:
+            a.alternator.regulator_v = st["regulator_v"]
+        if "vehicle_load_a" in st:
+            a.vehicle_load_a = st["vehicle_load_a"]
+        if "alternator_ambient_c" in st:
+            a.alternator.ambient_c = st["alternator_ambient_c"]
+        if "starter_soc_pct" in st:
+            a.starter.soc_pct = st["starter_soc_pct"]
+        if "bms_ambient_c" in st:
+            self.bms_ambient_c = st["bms_ambient_c"]
+        if "bms_rth_k_per_w" in st:
+            self.bms_rth = st["bms_rth_k_per_w"]
+        if "system_load_a" in st:
+            self.sys.load_a = st["system_load_a"]
+        if "system_charge_a" in st:
+            self.sys.charge_a = st["system_charge_a"]
+        if "system_short" in st:
+            self.sys.short = bool(st["system_short"])
+
     def apply_step(self, st, t_ms):
         """Apply one scenario step's world changes at ``t_ms``."""
+        self._plant_step(st)
         for key in ("load_a", "charge_a", "charge_v", "uncontrolled_a", "remote", "noise_mv"):
             if key in st:
                 self.state[key] = st[key]
@@ -63,8 +115,10 @@ class World:
                 phase -= d
         return self.state[key]
 
-    def step(self, dt_ms, t_ms, charge_on, load_on):
-        """Move charge for ``dt_ms``; return the bank current (A, + = charging)."""
+    def step(self, dt_ms, t_ms, charge_on, load_on, duty=0.0, sys_gates=(False, False, False)):
+        """Move charge for ``dt_ms``; return the bank current (A, + = charging).
+        ``duty``: the alternator gate's PWM duty (0..1); ``sys_gates``: the
+        System+ (charge, discharge, pre-charge) gates."""
         s = self.state
         self._set_temp(self.value("temperature_c", t_ms))
         current = self.value("uncontrolled_a", t_ms)
@@ -75,6 +129,17 @@ class World:
             current += charge
         if load_on:
             current -= self.value("load_a", t_ms)
+        dt_s = dt_ms / 1000.0
+        if duty > 0 or self.alt.mos.vgs > 0.5 or self.alt.alternator.engine_rpm > 0 or any(sys_gates) \
+                or self._thevenin is None or t_ms % 1000 == 0:
+            self._thevenin = self.bank.thevenin()     # idle ports: once a second is enough
+        ocv, r = self._thevenin
+        i_sys = self.sys.step(dt_s, sys_gates[0], sys_gates[1], sys_gates[2], self.alt.lithium_v)
+        current += i_sys
+        current += self.alt.step(dt_s, duty, ocv, r, current, self.bms_temp_c)
+        loss = self.alt.mos_loss_w + self.sys.loss_w
+        target = self.bms_ambient_c + loss * self.bms_rth
+        self.bms_temp_c += (target - self.bms_temp_c) * (1.0 - math.exp(-dt_s / BMS_TAU_S))
         self.bank.step(current, dt_ms / 1000.0)
         self.bank.current_a = current
         return current

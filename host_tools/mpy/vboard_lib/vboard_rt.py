@@ -26,12 +26,48 @@ def start(board_path="board.json"):
     machine.attach_uart(2, uart)
     machine.set_adc_mv(34, 300)       # remote L-H loop
     machine.set_adc_mv(35, 300)
-    app = main.build(board_path)
+    import board
+    b = board.load(board_path)
+    _power_sensors(b)
+    app = main.build(b)
     diag.attach(app)
     _state["app"] = app
     import vboard_host          # the Node side: calls tick() every 100 ms from now on
     vboard_host.start_ticking(tick)
     return app
+
+
+def _power_sensors(b):
+    # The power ports at rest: 25 degC NTCs (half the supply), a 13.2 V bank, the
+    # engine off, no current; System+ follows the bank while its gates conduct.
+    analog = b.get("analog", {})
+    levels = {}
+    for name in analog:
+        a = analog[name]
+        if name in ("alternator_temp", "bms_temp"):
+            mv = a["supply_mv"] // 2
+        elif name == "lithium_v":
+            mv = 13200 * 1000 // a["divider_x1000"]
+        elif name == "alternator_a":
+            mv = a["zero_uv"] // 1000
+        else:
+            mv = 0
+        levels[name] = (a["adc_pin"], mv)
+        machine.set_adc_mv(a["adc_pin"], mv)
+    _state["power"] = levels
+    outs = b["outputs"]
+    _state["sys_pins"] = [outs[n]["pin"] for n in ("system_discharge", "system_precharge") if n in outs]
+
+
+def _system_plus():
+    lv = _state.get("power", {})
+    if "system_v" not in lv or "lithium_v" not in lv:
+        return
+    on = False
+    for pin in _state["sys_pins"]:
+        if machine.level(pin) == 1:
+            on = True
+    machine.set_adc_mv(lv["system_v"][0], lv["lithium_v"][1] if on else 0)
 
 
 def set_cells(*mv):
@@ -50,3 +86,4 @@ def tick():
         i += link.POLL_LEN
     _state["t"] = (_state["t"] + 100) % (1 << 30)
     app.tick(_state["t"])
+    _system_plus()
