@@ -42,7 +42,7 @@ ALT_TRIPPED = const(5)        # over-current: A-A12, retry policy
 ALT_NO_SENSOR = const(6)      # the board lacks the input, lithium or current sensor
 ALT_ON = const(7)
 ALT_LIMIT_ZERO = const(8)     # the derated limit is 0 (at a temperature maximum)
-STATE_NAMES = ("off", "no input", "reverse", "charge limit", "alternator hot", "tripped", "no sensor", "on",
+STATE_NAMES = ("off", "no input", "input not above bank", "charge limit", "alternator hot", "tripped", "no sensor", "on",
                "limit 0")
 
 LIMIT_FUSE = const(0)
@@ -59,7 +59,7 @@ INPUT_ON_MS = const(2000)       # the input must stay above 13 V this long befor
 INPUT_OFF_MS = const(500)       # ... and at or below it this long before it opens (the floor acts first)
 REVERSE_MARGIN_MV = const(20)   # conducting: open unless the input is this far above the bank ...
 REVERSE_TICKS = const(2)        # ... on 2 ticks in a row (a reverse current opens at once)
-FORWARD_MARGIN_MV = const(200)  # open: close only when the input is this far above the bank
+FORWARD_MARGIN_MV = const(100)  # open: close only when the input is this far above the bank
 LIMIT_CONFIRM_MS = const(300)   # the bank must hold at the charge limit this long (a noise spike is not it)
 OVERCURRENT_PCT = const(150)    # of the fuse row's limit, for OVERCURRENT_MS: A-A12
 OVERCURRENT_MS = const(200)
@@ -189,9 +189,11 @@ class AlternatorPort:
         base = lim
         if alt_dc is not None:
             if alt_dc == SENSOR_OPEN or alt_dc == SENSOR_SHORT:
-                # Open (or colder than it shows): half the limit; shorted (or
+                # Open (or colder than it shows): half the limit, and a hot
+                # alternator stays hot until a reading says otherwise; shorted (or
                 # hotter than it shows): as hot.
-                self.hot = alt_dc == SENSOR_SHORT
+                if alt_dc == SENSOR_SHORT:
+                    self.hot = True
                 cap = base // 2
                 if cap < lim:
                     lim, why = cap, LIMIT_ALT_SENSOR
@@ -225,13 +227,18 @@ class AlternatorPort:
 
     def _charge_limit(self, dt, li_mv):
         if not self.at_limit:
+            # Up/down: time at or above the limit counts fully, time below takes a
+            # quarter back (a bank creeping up through ADC noise reaches it; a
+            # single spike does not).
             if li_mv >= self._limit_mv:
                 self._lim_ms = 0 if self._lim_ms < 0 else self._lim_ms + dt
                 if self._lim_ms >= LIMIT_CONFIRM_MS:
                     self.at_limit = True
                     self._resume_ms = -1
-            else:
-                self._lim_ms = -1
+            elif self._lim_ms >= 0:
+                self._lim_ms -= dt // 4
+                if self._lim_ms < 0:
+                    self._lim_ms = -1
         elif li_mv <= self._limit_mv - self._margin_mv:
             self._resume_ms = 0 if self._resume_ms < 0 else _sat(self._resume_ms + dt)
             if self._resume_ms >= self._resume_need:

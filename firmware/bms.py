@@ -10,12 +10,10 @@ context writes the core's state. Nothing here reads a clock: ``tick(now_ms)``.
 """
 from micropython import const
 
-import board as BD
 import codes as C
 import decide as D
 import models as PF
 import ports as P
-from alternator import LIMIT_BMS_TEMP, AlternatorPort
 from balancer import Balancer
 from detect import Observation
 from diagnosis import Diagnosis
@@ -27,12 +25,13 @@ from inputs import Current, Remote
 from link import LinkMaster
 from link_health import LinkHealth
 from models import DEFAULT as DEFAULT_PROFILE
+from power import PowerPorts
 from monitor import UNKNOWN, Monitor
 from status import Status
-from system_port import SystemPort
 from ticks import ticks_diff
 
 TICK_MS = const(100)          # control period; the link polls every 1000 ms
+RELEASE_OFF_MS = const(1000)  # remote off this long, then on: releases a locked power port
 
 
 class Bms:
@@ -63,10 +62,9 @@ class Bms:
         self.status = Status()
         self.status.active = self.diagnosis.active
         self.status.link_errors = self.link.errors
-        self.alternator = AlternatorPort(settings) if PF.has_kind(profile, PF.KIND_ALTERNATOR) else None
-        self.system = None
-        if PF.has_kind(profile, PF.KIND_SYSTEM):
-            self.system = SystemPort(settings, bool(hw.has_output[BD.OUT_SYSTEM_PRECHARGE]))
+        self.power = PowerPorts(settings, profile, hw)
+        self.alternator = self.power.alternator
+        self.system = self.power.system
         self.indicators = Indicators()
         self.status.led_mask = PF.leds(profile)
         self.ports = P.build(hw, settings, profile, self.alternator, self.system)
@@ -74,6 +72,7 @@ class Bms:
         self._last_ms = None
         self._uptime_ms = 0
         self._all_off = False
+        self._off_ms = 0
         self._version = -1
         hw.all_safe()
 
@@ -99,7 +98,12 @@ class Bms:
         hw = self.hw
         self.remote.update(dt, hw.remote_l_mv(), hw.remote_h_mv(), bank.bank_mv if bank is not None else 0)
         if self.remote.switched_on:
-            self._user_action()               # remote or soft switch off and on again
+            # Remote or soft switch off and on again. A locked power port (A-A12)
+            # needs it off for RELEASE_OFF_MS: a loose wire's bounce is no decision.
+            self.diagnosis.user_action()
+            if self._off_ms >= RELEASE_OFF_MS:
+                self.power.user_action()
+        self._off_ms = 0 if self.remote.on else (self._off_ms + dt if self._off_ms < (1 << 28) else self._off_ms)
         cur = self.current
         cur.update(hw.shunt_ma() if cur.has_shunt else 0, bank, lh.complete_age_ms, fresh and lh.complete)
         self._monitor(dt, bank, fresh and lh.complete, lh.stale)
@@ -120,31 +124,18 @@ class Bms:
         obs.capacity_ah = self.monitor.capacity_mah // 1000
         obs.implausible = self.link.implausible
         obs.config_bad = self.persister is not None and self.persister.settings_status != 0
-        hw.sense()
-        alt = self.alternator
-        sp = self.system
-        if sp is not None:
-            sp.protect(dt, hw.shorts)
-        alt_trip = alt is not None and alt.trip.tripped
-        sys_trip = sp is not None and sp.trip.tripped
+        pw = self.power
+        pw.protect(dt)
         obs.bms_temp_dc = hw.bms_temp_dc
-        obs.port_tripped = alt_trip or sys_trip
+        obs.port_tripped = pw.alt_tripped or pw.sys_tripped
         self.diagnosis.update(dt, obs)
         st = self.status
-        D.decide(st, self.diagnosis.active, not lh.ever_read, self.remote.on, self._all_off, alt_trip, sys_trip,
-                 bank is None or bank.system_v == 12)
-        # The lithium voltage: the board's sense if it has one, else the bank's reading.
-        li = hw.li_mv
-        if li is None and bank is not None and not lh.stale:
-            li = bank.bank_mv
-        al = st.allowed
-        if alt is not None:
-            alt.update(dt, al[C.PORT_ALT] == 1, hw.in_mv, li, hw.drop_uv, hw.alt_temp_dc, hw.bms_temp_dc)
-        if sp is not None:
-            sp.update(dt, al[C.PORT_SYS_CHG] == 1, al[C.PORT_SYS_DIS] == 1, hw.sys_mv, li)
+        D.decide(st, self.diagnosis.active, not lh.ever_read, self.remote.on, self._all_off, pw.alt_tripped,
+                 pw.sys_tripped, bank is None or bank.system_v == 12)
+        pw.update(dt, st, bank, lh.stale, C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS)
         self._fill_status(dt, bank, fresh)
-        self._fill_power(li)
-        self.indicators.update(st, dt, alt, sp, alt is not None and alt.limit_why == LIMIT_BMS_TEMP)
+        pw.fill(st)
+        self.indicators.update(st, dt, self.alternator, self.system, pw.bms_derating())
         for port in self.ports:
             port.apply(st, dt)
         st.ticks += 1
@@ -203,47 +194,11 @@ class Bms:
         st.link_answered_pct = lh.answered_pct()
         st.link_seq = link.seq
 
-    def _fill_power(self, li):
-        st = self.status
-        hw = self.hw
-        st.lithium_mv = li
-        st.alternator_mv = hw.in_mv
-        st.system_mv = hw.sys_mv
-        st.alternator_temp_dc = hw.alt_temp_dc
-        st.bms_temp_dc = hw.bms_temp_dc
-        a = self.alternator
-        trips = 0
-        retry = 0
-        if a is not None:
-            st.alternator_ma = a.current_ma
-            st.alternator_pct = a.pct
-            st.alternator_limit_ma = a.limit_ma
-            st.alternator_limit_why = a.limit_why
-            st.alternator_duty = a.duty
-            st.alternator_on = a.on
-            st.alternator_state = a.state
-            trips = a.trip.trips
-            retry = a.trip.wait_ms
-        p = self.system
-        if p is not None:
-            st.system_charge = p.charge
-            st.system_discharge = p.discharge
-            st.system_precharge = p.precharge
-            st.system_state = p.state
-            trips += p.trip.trips
-            if p.trip.wait_ms > retry:
-                retry = p.trip.wait_ms
-        st.port_trips = trips
-        st.retry_in_ms = retry
-
     def _user_action(self):
         # A deliberate user action: latched under-voltage withdrawals and port
         # trips (A-A12, locked or waiting) are released.
         self.diagnosis.user_action()
-        if self.alternator is not None:
-            self.alternator.user_action()
-        if self.system is not None:
-            self.system.user_action()
+        self.power.user_action()
 
     def _apply(self, cmd):
         kind = cmd[0]

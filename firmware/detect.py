@@ -11,12 +11,13 @@ from micropython import const
 
 import bank as B
 import codes as C
-from ntc import SENSOR_SHORT
+from ntc import SENSOR_OPEN, SENSOR_SHORT
 from qualifier import BAND, CLEAR, HARD, HOLD, TRIP
 
 # E-B09 (behaviour §7): the bank's nominal voltage fits no 12/24/48 V system.
 BANK_MIN_MV = const(9000)
 BANK_MAX_MV = const(60000)
+BMS_OPEN_PLAUSIBLE_DC = const(-150)   # an open BMS NTC with the batteries above -15 °C is a broken wire
 _NO_LIMIT = const(-(1 << 29))
 
 
@@ -37,7 +38,7 @@ class Observation:
     the latest answer held a value outside its physical range (E-B11).
     ``bms_temp_dc``: the BMS's MOSFET temperature in 0.1 °C, ``None`` on a board
     without that sensor, ``ntc.SENSOR_OPEN`` / ``ntc.SENSOR_SHORT`` (a short is
-    A-B15; an open sensor is not, the alternator is derated instead).
+    A-B15; so is an open sensor while the batteries are warmer than it can show).
     ``port_tripped``: a power port is open after a trip (A-A12).
     """
 
@@ -143,7 +144,11 @@ class Detectors:
                 return CLEAR          # no sensor on this board (docs/alternator.md)
             if t == SENSOR_SHORT:
                 return TRIP           # shorted, or hotter than the sensor can show
-            return CLEAR if t < -1000 else self._high(cid, t)   # SENSOR_OPEN: not hot
+            if t == SENSOR_OPEN:
+                # Colder than the sensor can show (about -25 °C), or a broken wire:
+                # broken, when the batteries beside it are warmer than that.
+                return TRIP if b is not None and b.temp_min_dc > BMS_OPEN_PLAUSIBLE_DC else CLEAR
+            return self._high(cid, t)
         if det == C.D_PORT_TRIP:
             return TRIP if obs.port_tripped else CLEAR
         if det == C.D_BATTERY_FAULT:

@@ -105,8 +105,8 @@ class Hardware:
         a = analog.get("alternator_a")
         self._a_adc = self._adc.get("alternator_a")
         if a is not None:
-            self._zero_uv = a["zero_uv"]
-            self._gain = a["gain"]
+            self._alt_zero_uv = a["zero_uv"]      # (not the bank shunt's _zero_uv)
+            self._alt_gain = a["gain"]
         self._v_adc = []
         for name in ("alternator_v", "lithium_v", "system_v"):
             self._v_adc.append((self._adc[name], analog[name]["divider_x1000"]) if name in analog else None)
@@ -123,7 +123,7 @@ class Hardware:
             uv = 0
             for _ in range(DROP_SAMPLES):
                 uv += a.read_uv()
-            self.drop_uv = (uv // DROP_SAMPLES - self._zero_uv) // self._gain
+            self.drop_uv = (uv // DROP_SAMPLES - self._alt_zero_uv) // self._alt_gain
         v = self._v_adc
         if v[0] is not None:
             self.in_mv = self._volts(v[0])

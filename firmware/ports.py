@@ -89,9 +89,14 @@ class SystemGate:
         p = self.sys
         g = self.gate
         on = p.charge if g == PF.SYS_GATE_CHARGE else (p.discharge if g == PF.SYS_GATE_DISCHARGE else p.precharge)
-        if on and self.hw.shorts != p.seen_shorts:
+        hw = self.hw
+        if on and hw.shorts != p.seen_shorts:
             on = False            # a short came in this tick: its handler opened the gate; keep it open
-        self.hw.set_output(self.out, on)
+        hw.set_output(self.out, on)
+        if on and hw.shorts != p.seen_shorts:
+            # The interrupt came between the check and the write, and its handler
+            # ran before the pin went on: open it again.
+            hw.set_output(self.out, False)
 
 
 def build(hw, settings, profile_name=PF.DEFAULT, alternator=None, system=None):

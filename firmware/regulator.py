@@ -21,17 +21,19 @@ RAMP_MS = const(500)            # a soft opening takes this long
 FLOOR_MARGIN_MV = const(300)    # the input floor: this far above the minimum (13.3 V) ...
 FLOOR_BAND_MV = const(100)      # ... the current may rise again once the input is this far above it
 FLOOR_CUT_PCT = const(85)       # below the floor: cap the current at this share of what flows
+FLOOR_CUT_MIN_PCT = const(50)   # at or under the minimum (13 V): at this share
 FLOOR_RISE_PCT10 = const(20)    # above it: raise the cap by 2 % of the limit per second ...
 FLOOR_RISE_MAX_PCT10 = const(320)  # ... doubling each second, up to 32 % per second
 LEARN_PCT = const(3)            # the duty where the current first reaches this share ...
-LEARN_BELOW = const(1300)       # ... less this (2 % of full) starts the next closing
+LEARN_BELOW = const(4000)       # ... less this (6 % of full: 0.6 V of gate) starts the next closing
 KI = const(5)                   # duty per 0.1 % of error per tick, at a 100 A limit
 KP = const(1)                   # duty per 0.1 % change of the error, at a 100 A limit
 ISQ_REF_MA = const(316)         # sqrt(100 000 mA): the gains' reference
-GAIN_FLOOR_MA = const(5000)     # limits below this are regulated with this limit's gain
+GAIN_FLOOR_MA = const(5000)     # targets below this are regulated with this one's gain
 RATE_SEARCH = const(3000)       # duty per tick while no current flows yet (4.6 % of full)
 HOLD_MV = const(100)            # below this across the MOSFETs they are fully on: no more gate ...
 BACKOFF = const(300)            # ... and the duty backs off this much per tick
+FULL_ON_CUT_PM = const(50)      # fully on and over the target by more than 5 %: down at RATE_DOWN
 RATE_UP = const(4000)           # duty per tick, at most
 RATE_DOWN = const(6500)
 
@@ -79,7 +81,8 @@ class Regulator:
             self._rise_ms = 0
             self._rise_pct10 = FLOOR_RISE_PCT10
             if in_mv < floor:
-                c = cur * FLOOR_CUT_PCT // 100
+                # At or under the minimum itself (13 V) the cut is deeper.
+                c = cur * (FLOOR_CUT_PCT if in_mv > self.min_in_mv else FLOOR_CUT_MIN_PCT) // 100
                 if c < cap:
                     cap = c
         self._cap_ma = cap if cap < lim else lim
@@ -95,29 +98,45 @@ class Regulator:
             self._cap_ma = lim
         target = self._floor_cap(dt, cur, in_mv, lim)
         self.floor = target < lim
-        e = (target - cur) * 1000 // lim if lim > 0 else -1000
+        # The error as a share of the target (the limit, or the floor's cap), and
+        # the gain scheduled on its square root: the port's gain (A per duty)
+        # relative to the current falls with the square root of the current.
+        ref = target if target > GAIN_FLOOR_MA else GAIN_FLOOR_MA
+        e = (target - cur) * 1000 // ref if lim > 0 else -1000
         e = -1000 if e < -1000 else (1000 if e > 1000 else e)
         if entering:
+            # Closing: start well below where the current began last time, and
+            # learn it afresh (the MOSFETs' threshold falls as they warm): no step
+            # on top, this tick's current was measured with the port open. Never
+            # learned: the search's first step.
             self._e_prev = e
-            if self.duty < self._start_duty:
-                self.duty = self._start_duty
             self._ramp_ms = 0
+            self._learned = False
+            if self._start_duty == 0 and self.duty == 0:
+                self.duty = RATE_SEARCH
+            elif self.duty < self._start_duty:
+                self.duty = self._start_duty
+            return
         if e > 0 and cur * 100 < target * LEARN_PCT:
             step = RATE_SEARCH        # below the MOSFETs' threshold: find it quickly
         else:
-            # Gain scheduled on sqrt(limit): the port's gain (A per duty) relative to
-            # the limit falls with the square root of the current (docs/alternator.md).
-            if lim != self._isq_lim:
-                self._isq_lim = lim
-                self._isq = _isqrt(lim if lim > GAIN_FLOOR_MA else GAIN_FLOOR_MA)
+            if ref != self._isq_lim:
+                self._isq_lim = ref
+                self._isq = _isqrt(ref)
             step = (KP * (e - self._e_prev) + KI * e) * self._isq // ISQ_REF_MA
             # Anti-windup: with less than HOLD_MV across the MOSFETs they are fully
             # on and more gate adds no current (the alternator or the bank sets
             # it). Back the gate off toward the edge where it takes control again,
             # so an engine speeding up meets a gate set for about this current,
             # not for the limit.
-            if step > 0 and in_mv - li_mv - cur * self.r_uohm // 1000000 < HOLD_MV:
-                step = -BACKOFF
+            if in_mv - li_mv - cur * self.r_uohm // 1000000 < HOLD_MV:
+                if step > 0:
+                    step = -BACKOFF
+                elif e < -FULL_ON_CUT_PM:
+                    # Well over the target while fully on (the floor cut the cap
+                    # after the alternator's output fell): the first part of the
+                    # duty's way down changes nothing, so take it at full rate.
+                    step = -RATE_DOWN
         self._e_prev = e
         if step > RATE_UP:
             step = RATE_UP

@@ -76,7 +76,7 @@ SCHEMA = (
      "behaviour §3, §9: the installed fuse (it is the current shunt); the default errs safe if it does not match"),
     ("fuse_cal_pct", "%", 100, 70, 130, "project: the installed fuse's resistance as % of the table's typical value"),
     ("belt_limit_pct", "%", 100, 10, 100, "project: belt / small alternator: caps the fuse row's limit at this share"),
-    ("alternator_min_input_v", "V", 13.0, 12.5, 13.5, "behaviour §3: current flows only when the input exceeds 13 V"),
+    ("alternator_min_input_v", "V", 13.0, 13.0, 13.5, "behaviour §3: current flows only when the input exceeds 13 V"),
     ("charge_limit_v", "V", 14.2, 13.0, 15.3, "behaviour §3, §9: battery charge limit, port off when the lithium voltage reaches it"),
     ("charge_resume_margin_v", "V", 0.5, 0.2, 1.0, "behaviour §3: on again once 0.5 V below the limit ..."),
     ("charge_resume_s", "s", 10, 5, 60, "behaviour §3: ... for 10 consecutive seconds"),

@@ -34,7 +34,9 @@ class Status:
     - ``link_frames_ok``, ``link_rejected``, ``link_answered_pct``, ``link_seq``,
       ``link_errors`` (the link's counters per cause, ``link.ERROR_NAMES``);
     - power ports (``None`` where the board has no such sensor, or the profile
-      no such port): ``lithium_mv``, ``alternator_mv`` (its input), ``system_mv``,
+      no such port): ``lithium_mv`` (``lithium_sense_bad``: the board's sense
+      disagrees with the batteries, so theirs is used), ``alternator_mv`` (its
+      input), ``system_mv``,
       ``alternator_ma`` (+ = into the bank), ``alternator_pct`` (of the fuse
       row's limit), ``alternator_limit_ma`` and ``alternator_limit_why``
       (``alternator.LIMIT_*``), ``alternator_duty`` (0..65535),
@@ -83,6 +85,7 @@ class Status:
         self.link_seq = 0
         self.link_errors = None  # type: array | None
         self.lithium_mv = None  # type: int | None
+        self.lithium_sense_bad = False
         self.alternator_mv = None  # type: int | None
         self.system_mv = None  # type: int | None
         self.alternator_ma = 0

@@ -44,6 +44,7 @@ class SystemPort:
         self.state = SYS_OPEN
         self.precharge_ms = 0
         self.seen_shorts = 0
+        self._want_discharge = False
         self._version = -1
 
     def _load(self):
@@ -61,7 +62,9 @@ class SystemPort:
             self._open()
             self.trip.trip()          # the pause counts from the next tick on
         else:
-            self.trip.update(dt, self.charge or self.discharge)
+            # Held: every permitted direction conducts (the discharge side, with
+            # its inrush, must have been tested for a retry to count as good).
+            self.trip.update(dt, self.discharge or (self.charge and not self._want_discharge))
 
     def user_action(self):
         self.trip.user_action()
@@ -72,6 +75,7 @@ class SystemPort:
         if self._version != self.settings.version:
             self._load()
         self.charge = allow_charge
+        self._want_discharge = allow_discharge
         if not allow_discharge:
             self.discharge = False
             self.precharge = False

@@ -135,8 +135,9 @@ def alternator():
                                                  e["settle_s"], e["steady_error_pct"]))
     c = res["charge_limit"]
     if c.get("reached"):
-        print("  bank reaches the 14.2 V charge limit at %.1f s: port current below 0.5 A %.2f s later, "
-              "lithium peak %.3f V" % (c["at_s"], c["open_after_s"], c["peak_lithium_v"]))
+        print("  bank reaches the 14.2 V charge limit (the firmware decides at %.1f s, the bank at %.3f V): port "
+              "current below 0.5 A %.2f s later, lithium peak %.3f V" % (
+                  c["at_s"], c["lithium_at_decision_v"], c["open_after_s"], c["peak_lithium_v"]))
     else:
         print("  bank never reached the charge limit")
     print("wrote " + os.path.relpath(path, host_tools.ROOT))

@@ -32,8 +32,9 @@ class _Probe(Simulation):
     def _advance(self, dt_ms):
         Simulation._advance(self, dt_ms)
         w = self.world
+        state = self.app.alternator.state if self.app is not None else None
         self.samples.append((self.clock.elapsed_ms / 1000.0, w.alt.current_a, self._out_duty("alternator_port"),
-                             w.alt.lithium_v, w.alt.input_v))
+                             w.alt.lithium_v, w.alt.input_v, state))
 
 
 def _run(sc):
@@ -92,12 +93,16 @@ def charge_limit(fuse="125A"):
           "plant": {"engine_rpm": 2500, "fuse": fuse, "adc_noise_mv": ADC_NOISE_MV, "rated_a": 150,
                     "regulator_v": 14.8}, "step": []}
     sim, ok = _run(sc)
+    import alternator as fw_alt
     limit_v = 14.2
-    hit = next((s for s in sim.samples if s[3] >= limit_v), None)
+    # The firmware's view of the limit (its noisy sense) is what counts: from the
+    # tick it decided "charge limit" until the current is gone.
+    hit = next((s for s in sim.samples if s[5] == fw_alt.ALT_CHARGE_LIMIT), None)
     if hit is None:
         return {"name": "bank reaches the charge limit", "reached": False, "run_ok": ok}
-    off = next((s for s in sim.samples if s[0] > hit[0] and s[1] <= 0.5), None)
+    off = next((s for s in sim.samples if s[0] >= hit[0] and s[1] <= 0.5), None)
     return {"name": "bank reaches the charge limit", "reached": True, "at_s": round(hit[0], 1),
+            "lithium_at_decision_v": round(hit[3], 3),
             "open_after_s": round(off[0] - hit[0], 2) if off else None,
             "peak_lithium_v": round(max(s[3] for s in sim.samples), 3),
             "over_limit_v": round(max(s[3] for s in sim.samples) - limit_v, 3), "run_ok": ok}

@@ -138,9 +138,9 @@ class Rig:
         if "system_v" not in self.board.get("analog", {}):
             return
         on = any(self.level(n) == 1 for n in ("system_discharge", "system_precharge") if n in self.pins)
-        want = self.power["lithium_v"] if on else 0.0
-        if self.power["system_v"] != want:
-            self.set_power(system_v=want)
+        want = self.power["system_v"] = self.power["lithium_v"] if on else 0.0
+        self.pm.set_adc_mv(self.board["analog"]["system_v"]["adc_pin"],
+                           power.pin_mv(self.board, "system_v", want))    # that pin alone
 
     def run(self, to_ms, step=100):
         """Tick every ``step`` ms after the last tick up to ``to_ms`` inclusive."""

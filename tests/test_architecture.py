@@ -12,7 +12,7 @@ MAX_LINES = 300
 # The stages, in the order a tick runs them; a stage may import only stages
 # before it (and the leaf modules).
 STAGES = ["link", "inbox", "link_health", "inputs", "monitor", "history", "balancer", "detect",
-          "diagnosis", "decide", "trip", "regulator", "alternator", "system_port", "status", "indicators", "ports", "bms"]
+          "diagnosis", "decide", "trip", "regulator", "alternator", "system_port", "power", "status", "indicators", "ports", "bms"]
 
 
 def _imports(path):
@@ -79,7 +79,7 @@ def test_the_repl_never_writes_the_core():
 
 
 def test_only_the_tick_writes_the_status_record():
-    writers = {"bms", "decide", "indicators", "ports"}     # indicators: status.leds, led_on
+    writers = {"bms", "decide", "indicators", "ports", "power"}     # indicators: status.leds; power: its figures
     for n, p in NAMES.items():
         if n in writers:
             continue

@@ -859,13 +859,23 @@ def test_a_shorted_bms_ntc_is_a_b15(mv):
 
 
 @pytest.mark.parametrize("mv", [3100, 3300])
-def test_an_open_bms_ntc_halves_the_alternator_limit_without_a_b15(mv):
-    """Open reads as the ADC's top, as a bitterly cold sensor would: not an
-    over-temperature (a van at -30 degC keeps System+), but unknown, so the
-    alternator runs at half its limit (docs/alternator.md)."""
+def test_an_open_bms_ntc_beside_warm_batteries_is_a_b15(mv):
+    """Open reads as the ADC's top, as a sensor colder than -25 degC would; with
+    the batteries beside it at 20 degC that is a broken wire: A-B15."""
     r = Rig()
     r.run(1000)
     r.pm.set_adc_mv(r.board["analog"]["bms_temp"]["adc_pin"], mv)
+    r.run_for(10000)
+    assert r.st.bms_temp_dc == -30000 and r.st.active[C.A_B15]
+    assert not r.st.allowed[C.PORT_SYS_DIS] and r.st.atc and r.st.atd
+
+
+def test_an_open_bms_ntc_in_a_bitter_frost_halves_the_alternator_limit_without_a_b15():
+    """Batteries at -30 degC: the BMS may be that cold too. Not an over-
+    temperature (the van keeps System+), but unknown: half the alternator limit."""
+    r = Rig(batteries=[Battery(temps=(-300,))])
+    r.run(1000)
+    r.pm.set_adc_mv(r.board["analog"]["bms_temp"]["adc_pin"], 3300)
     r.run_for(10000)
     assert r.st.bms_temp_dc == -30000 and not r.st.active[C.A_B15]
     assert r.st.alternator_limit_ma == 50000 and r.st.allowed[C.PORT_SYS_DIS]
@@ -980,3 +990,41 @@ def test_no_cell_past_a_hard_limit_keeps_its_port_allowed_beyond_the_bound(segs,
             if uv_since is not None and r.t - uv_since >= lead + 100:
                 assert not stt.atd, (r.t, uv_since)
             check_reasons(stt, stt.active, stt.startup, stt.remote_on, all_off)
+
+
+# ----- review findings: a lying lithium sense, a bouncing remote --------------------
+
+@pytest.mark.parametrize("sense_v", [0.0, 12.0, 16.0])
+def test_a_lithium_sense_that_disagrees_with_the_batteries_is_not_believed(sense_v):
+    """An open or drifting lithium sense must not hide the charge limit: more than
+    1 V from the batteries' own sum, their reading is used (and the status says so)."""
+    cells = (3650, 3650, 3650, 3650)                   # 14.6 V: over the 14.2 V charge limit
+    r = Rig(batteries=[Battery(cells=cells)], cell_ov_trip_v=3.9, cell_ov_hard_v=4.0, cell_ov_reset_v=3.7)
+    r.set_power(alternator_v=15.0, lithium_v=sense_v)
+    r.run(5000)
+    assert r.st.lithium_sense_bad and r.st.lithium_mv == 14600
+    assert r.app.alternator.at_limit and r.pm.pwm_duty(r.pins["alternator_port"]) == 0
+
+
+def test_a_lithium_sense_within_1_v_of_the_batteries_is_used():
+    r = Rig()
+    r.set_power(lithium_v=13.9)                        # the batteries say 13.2 V: 0.7 V apart
+    r.run(2000)
+    assert not r.st.lithium_sense_bad and abs(r.st.lithium_mv - 13900) <= 10     # ADC rounding
+
+
+@pytest.mark.parametrize("off_ms,released", [(500, False), (900, False), (1300, True)])
+def test_a_locked_system_port_is_released_only_by_a_remote_off_of_a_second(off_ms, released):
+    """A loose remote wire's bounce is no user decision: the off must last 1 s
+    (after the terminal's own 200 ms debounce) to release an A-A12 lock."""
+    r = Rig(system_retries=0)
+    r.run(1000)
+    short(r)
+    r.run_for(3000)
+    assert r.app.system.trip.locked
+    r.set_remote("open")
+    r.run_for(off_ms)
+    r.set_remote("loop")
+    r.run_for(1000)
+    assert r.st.remote_on and (not r.app.system.trip.locked) is released
+    assert (r.level("system_charge") == 1) is released

@@ -195,3 +195,46 @@ def test_bad_power_port_definitions_are_refused(change, words):
     change(b)
     with pytest.raises(B.BoardError, match=words):
         B.validate(b)
+
+
+@pytest.mark.parametrize("amps", [0.0, 50.0, -5.0])
+def test_the_shunt_board_reads_the_fuse_drop_and_the_bank_shunt_each_against_its_own_zero(pin_mock, amps):
+    """esp32-devkitc-shunt has two current amplifiers with different zeros (1.65 V
+    for the bank shunt, 0.1 V for the fuse drop): neither may borrow the other's."""
+    import hw
+    from host_tools import power
+    b = B.load(host_tools.board_path("esp32-devkitc-shunt"))
+    for pin, mv in power.levels(b, 450, alternator_a=amps).items():
+        pin_mock.set_adc_mv(pin, mv)
+    pin_mock.set_adc_mv(b["current"]["adc_pin"], b["current"]["zero_uv"] // 1000)     # the bank shunt at 0 A
+    h = hw.Hardware(b)
+    h.sense()
+    assert abs(h.drop_uv - amps * 450) <= 50 and h.shunt_ma() == 0
+
+
+def test_a_short_between_the_gates_check_and_its_write_still_leaves_the_gate_open(pin_mock):
+    """The comparator's interrupt can land inside SystemGate.apply, after it
+    checked the short count and before it wrote the pin: the gate must end open."""
+    import hw
+    import models as PF
+    import ports
+    b = B.validate(copy.deepcopy(DEVKITC))
+    h = hw.Hardware(b)
+
+    class Sys:
+        charge = False
+        discharge = True
+        precharge = False
+        seen_shorts = 0
+    gate = ports.SystemGate(h, B.OUT_SYSTEM_DISCHARGE, Sys(), PF.SYS_GATE_DISCHARGE)
+    write = h.set_output
+    fired = []
+
+    def set_output(i, on):
+        if not fired:
+            fired.append(1)
+            h._on_short(None)              # the interrupt, just before the write
+        write(i, on)
+    h.set_output = set_output
+    gate.apply(None, 100)
+    assert h.shorts == 1 and pin_mock.level(b["outputs"]["system_discharge"]["pin"]) == 0

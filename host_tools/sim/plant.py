@@ -30,6 +30,7 @@ Units: V, A, Ω, s, °C; + current = into the lithium bank.
 import math
 
 GATE_DRIVE_V = 10.0
+RPM_PER_S = 2500.0                 # an engine's speed changes over about a second
 
 
 class Alternator:
@@ -43,7 +44,17 @@ class Alternator:
         self.tau_s = alt_tau_s
         self.heat_k = heat_k          # temperature rise (K) at the rated current, steady state
         self.engine_rpm = 0.0
+        self.target_rpm = 0.0         # where the engine is heading (a step's engine_rpm)
         self.pulley = 3.0
+
+    def slew(self, dt_s):
+        """The engine changes speed at RPM_PER_S at most (it has inertia); below
+        500 rpm on the way to 0 it stops."""
+        d = self.target_rpm - self.engine_rpm
+        step = RPM_PER_S * dt_s
+        self.engine_rpm += max(-step, min(step, d))
+        if self.target_rpm == 0 and self.engine_rpm < 500:
+            self.engine_rpm = 0.0
 
     def max_a(self):
         """What it can deliver at the present engine speed (A)."""
@@ -139,6 +150,7 @@ class AlternatorPort:
         self.mos.gate(duty, dt_s)
         sat = self.mos.sat_a(bms_temp_c)
         alt, st = self.alternator, self.starter
+        alt.slew(dt_s)
         if sat == 0.0 and alt.engine_rpm <= 0:
             # Nothing conducts and the engine is off: the starter battery feeds the
             # vehicle's loads (closed form, no solve).

@@ -47,6 +47,7 @@ class World:
         self._thevenin = None
         self.comparator_trips = 0
         self._plant_step({k: pk[k] for k in pk if k in PLANT_STEP_KEYS or k in ("system_load_a", "system_charge_a")})
+        self.alt.alternator.engine_rpm = self.alt.alternator.target_rpm     # running at the start: no ramp
         self.rng = random.Random(bank_kw.get("seed", 1) + 2000)
         self.state = {"load_a": 0.0, "charge_a": 0.0, "charge_v": None, "uncontrolled_a": 0.0,
                       "remote": "loop", "temperature_c": bank_kw.get("temperature_c", 20.0), "noise_mv": 0.0}
@@ -56,7 +57,7 @@ class World:
     def _plant_step(self, st):
         a = self.alt
         if "engine_rpm" in st:
-            a.alternator.engine_rpm = st["engine_rpm"]
+            a.alternator.target_rpm = st["engine_rpm"]
         if "regulator_v" in st:
             a.alternator.regulator_v = st["regulator_v"]
         if "vehicle_load_a" in st:
@@ -130,7 +131,7 @@ class World:
         if load_on:
             current -= self.value("load_a", t_ms)
         dt_s = dt_ms / 1000.0
-        if duty > 0 or self.alt.mos.vgs > 0.5 or self.alt.alternator.engine_rpm > 0 or any(sys_gates) \
+        if duty > 0 or self.alt.mos.vgs > 0.5 or max(self.alt.alternator.engine_rpm, self.alt.alternator.target_rpm) > 0 or any(sys_gates) \
                 or self._thevenin is None or t_ms % 1000 == 0:
             self._thevenin = self.bank.thevenin()     # idle ports: once a second is enough
         ocv, r = self._thevenin
