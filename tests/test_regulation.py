@@ -47,3 +47,18 @@ def test_the_benchmark_reports_a_miss():
     assert ba.meets_goals(good)
     bad = dict(good, rows=[dict(good["rows"][0], settle_s=2.5)])
     assert not ba.meets_goals(bad)
+
+
+def test_the_benchmark_runs_from_a_fresh_interpreter():
+    """``make bench`` starts with nothing imported: ``run()`` must find the firmware itself."""
+    import subprocess
+    import sys
+
+    import host_tools
+    code = ("from host_tools import bench_alternator as b\n"
+            "b.fuse_row = lambda f, l: {'overshoot_pct': 0, 'settle_s': 0, 'steady_error_pct': 0, 'run_ok': True}\n"
+            "b.engine_step = lambda: {}\nb.charge_limit = lambda: {}\n"
+            "r = b.run()\nprint(len(r['rows']))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=host_tools.ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "9"
