@@ -14,14 +14,7 @@ from host_tools import bank_sim
 
 from .plant import AlternatorPort, SystemPlus
 
-# Scenario [plant] keys (docs/scenarios.md) and the step keys that change the plant.
-PLANT_KEYS = {"rated_a": (int, float), "regulator_v": (int, float), "alternator_ambient_c": (int, float),
-              "starter_soc_pct": (int, float), "vehicle_load_a": (int, float), "engine_rpm": (int, float),
-              "fuse": str, "fuse_error_pct": (int, float), "bms_ambient_c": (int, float),
-              "bms_rth_k_per_w": (int, float), "system_cap_f": (int, float), "comparator_a": (int, float),
-              "system_load_a": (int, float), "system_charge_a": (int, float), "ideal_diode": bool}
-PLANT_STEP_KEYS = ("engine_rpm", "vehicle_load_a", "alternator_ambient_c", "bms_ambient_c", "bms_rth_k_per_w",
-                   "system_load_a", "system_charge_a", "system_short", "starter_soc_pct", "regulator_v")
+# [plant] keys are checked in host_tools/scenario.py (PLANT_KEYS); _plant_step sets those a step can change.
 BMS_TAU_S = 120.0
 
 CYCLE_KEYS = ("load_a", "charge_a", "uncontrolled_a", "temperature_c")
@@ -46,7 +39,7 @@ class World:
         self.bms_temp_c = self.bms_ambient_c
         self._thevenin = None
         self.comparator_trips = 0
-        self._plant_step({k: pk[k] for k in pk if k in PLANT_STEP_KEYS or k in ("system_load_a", "system_charge_a")})
+        self._plant_step(pk)
         self.alt.alternator.engine_rpm = self.alt.alternator.target_rpm     # running at the start: no ramp
         self.rng = random.Random(bank_kw.get("seed", 1) + 2000)
         self.state = {"load_a": 0.0, "charge_a": 0.0, "charge_v": None, "uncontrolled_a": 0.0,
@@ -55,27 +48,17 @@ class World:
         self._temp = self.state["temperature_c"]
 
     def _plant_step(self, st):
+        # Step key -> (the plant part it sets, that part's attribute).
         a = self.alt
-        if "engine_rpm" in st:
-            a.alternator.target_rpm = st["engine_rpm"]
-        if "regulator_v" in st:
-            a.alternator.regulator_v = st["regulator_v"]
-        if "vehicle_load_a" in st:
-            a.vehicle_load_a = st["vehicle_load_a"]
-        if "alternator_ambient_c" in st:
-            a.alternator.ambient_c = st["alternator_ambient_c"]
-        if "starter_soc_pct" in st:
-            a.starter.soc_pct = st["starter_soc_pct"]
-        if "bms_ambient_c" in st:
-            self.bms_ambient_c = st["bms_ambient_c"]
-        if "bms_rth_k_per_w" in st:
-            self.bms_rth = st["bms_rth_k_per_w"]
-        if "system_load_a" in st:
-            self.sys.load_a = st["system_load_a"]
-        if "system_charge_a" in st:
-            self.sys.charge_a = st["system_charge_a"]
-        if "system_short" in st:
-            self.sys.short = bool(st["system_short"])
+        where = {"engine_rpm": (a.alternator, "target_rpm"), "regulator_v": (a.alternator, "regulator_v"),
+                 "alternator_ambient_c": (a.alternator, "ambient_c"), "vehicle_load_a": (a, "vehicle_load_a"),
+                 "starter_soc_pct": (a.starter, "soc_pct"), "bms_ambient_c": (self, "bms_ambient_c"),
+                 "bms_rth_k_per_w": (self, "bms_rth"), "system_load_a": (self.sys, "load_a"),
+                 "system_charge_a": (self.sys, "charge_a"), "system_short": (self.sys, "short")}
+        for key in st:
+            if key in where:
+                obj, attr = where[key]
+                setattr(obj, attr, bool(st[key]) if key == "system_short" else st[key])
 
     def apply_step(self, st, t_ms):
         """Apply one scenario step's world changes at ``t_ms``."""
