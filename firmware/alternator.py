@@ -153,8 +153,8 @@ class AlternatorPort:
                                                and cur * 100 < self.limit_ma * REVERSE_PCT)):
             state = ALT_REVERSE       # conducting the wrong way, or about to: open at once
         elif not self._input_ok:
-            state = ALT_NO_INPUT      # (the gate is already open, or ramping per the floor loop)
-            hard = self.duty == 0
+            state = ALT_NO_INPUT      # a conducting port ramps open (the floor has cut it already)
+            hard = False
         elif in_mv < li_mv + FORWARD_MARGIN_MV and not self.duty:
             state = ALT_REVERSE       # open: the input is not far enough above the bank to close
         else:

@@ -132,7 +132,7 @@ class Bms:
         st = self.status
         D.decide(st, self.diagnosis.active, not lh.ever_read, self.remote.on, self._all_off, pw.alt_tripped,
                  pw.sys_tripped, bank is None or bank.system_v == 12)
-        pw.update(dt, st, bank, lh.stale, C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS)
+        pw.update(dt, st, bank, lh.stale)
         self._fill_status(dt, bank, fresh)
         pw.fill(st)
         self.indicators.update(st, dt, self.alternator, self.system, pw.bms_derating())

@@ -15,6 +15,7 @@ charge limit and the one-way rule must not rest on a broken wire).
 from micropython import const
 
 import board as BD
+import codes as C
 import models as PF
 from alternator import LIMIT_BMS_TEMP, AlternatorPort
 from system_port import SystemPort
@@ -47,7 +48,7 @@ class PowerPorts:
         self.alt_tripped = self.alternator is not None and self.alternator.trip.tripped
         self.sys_tripped = sp is not None and sp.trip.tripped
 
-    def update(self, dt, st, bank, stale, port_alt, port_chg, port_dis):
+    def update(self, dt, st, bank, stale):
         hw = self.hw
         li = hw.li_mv
         bad = False
@@ -60,9 +61,9 @@ class PowerPorts:
         self.li_sense_bad = bad
         al = st.allowed
         if self.alternator is not None:
-            self.alternator.update(dt, al[port_alt] == 1, hw.in_mv, li, hw.drop_uv, hw.alt_temp_dc, hw.bms_temp_dc)
+            self.alternator.update(dt, al[C.PORT_ALT] == 1, hw.in_mv, li, hw.drop_uv, hw.alt_temp_dc, hw.bms_temp_dc)
         if self.system is not None:
-            self.system.update(dt, al[port_chg] == 1, al[port_dis] == 1, hw.sys_mv, li)
+            self.system.update(dt, al[C.PORT_SYS_CHG] == 1, al[C.PORT_SYS_DIS] == 1, hw.sys_mv, li)
 
     def bms_derating(self):
         """The BMS temperature is what limits the alternator now (its LED blinks)."""
