@@ -15,7 +15,7 @@ help:
 	@echo "make sim-alternator  the alternator and System+ ports: a drive, the charge limit, a short"
 	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
 	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
-	@echo "make bench  alternator regulation, memory under MicroPython, SoC accuracy -> build/bench/*.json"
+	@echo "make bench  tick jitter with Bluetooth, alternator regulation, memory under MicroPython, SoC accuracy -> build/bench/*.json"
 	@echo "make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-v1.27.0.bin [BOARD=esp32-devkitc]"
 	@echo "           erase the chip and write MicroPython (esptool)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=esp32-devkitc]  copy the .mpy bundle and board file (mpremote)"

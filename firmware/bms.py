@@ -4,7 +4,7 @@ Data flows one way: link bytes -> bank -> link health and inputs (remote,
 current, the power ports' sensors and the short-circuit latch) -> battery
 monitor -> diagnosis (detectors, qualifier) -> decide (port permissions with
 reasons) -> the power ports (alternator regulator, System+ gates) -> status
-record -> indicators -> output ports. Commands from the REPL (and later
+record -> Bluetooth (advertisement, GATT values) -> indicators -> output ports. Commands from the REPL (and later
 Bluetooth) wait in ``inbox`` and are applied at one point of the tick; no other
 context writes the core's state. Nothing here reads a clock: ``tick(now_ms)``.
 """
@@ -19,7 +19,7 @@ from detect import Observation
 from diagnosis import Diagnosis
 from history import History
 from indicators import Indicators
-from inbox import (ACCEPT_BANK, CLEAR_HISTORY, FACTORY_RESET, RESET_ALARMS, SET_SOC, SETTINGS,
+from inbox import (ACCEPT_BANK, CLEAR_HISTORY, FACTORY_RESET, RESET_ALARMS, SET_PIN, SET_SOC, SETTINGS,
                    SOFT_SWITCH, SYNCHRONISE, Inbox)
 from inputs import Current, Remote
 from link import LinkMaster
@@ -74,7 +74,15 @@ class Bms:
         self._all_off = False
         self._off_ms = 0
         self._version = -1
+        self.radio = None        # ble.Radio (``attach_bluetooth``) when the board has Bluetooth
+        self.ble_keys = None     # ble_keys.BleKeys, with it
         hw.all_safe()
+
+    def attach_bluetooth(self, radio, keys):
+        """Run ``radio`` (``ble.Radio``) in the tick; ``keys`` (``ble_keys.BleKeys``)
+        take the PIN commands and the factory reset, and a corrupt store is E-B31."""
+        self.radio = radio
+        self.ble_keys = keys
 
     @property
     def ticks(self):
@@ -123,7 +131,8 @@ class Bms:
         obs.current_known = cur.known
         obs.capacity_ah = self.monitor.capacity_mah // 1000
         obs.implausible = self.link.implausible
-        obs.config_bad = self.persister is not None and self.persister.settings_status != 0
+        obs.config_bad = (self.persister is not None and self.persister.settings_status != 0) or (
+            self.ble_keys is not None and self.ble_keys.corrupt)
         pw = self.power
         pw.protect(dt)
         obs.bms_temp_dc = hw.bms_temp_dc
@@ -135,6 +144,8 @@ class Bms:
         pw.update(dt, st, bank, lh.stale)
         self._fill_status(dt, bank, fresh)
         pw.fill(st)
+        if self.radio is not None:
+            self.radio.update(dt, st)
         self.indicators.update(st, dt, self.alternator, self.system, pw.bms_derating())
         for port in self.ports:
             port.apply(st, dt)
@@ -215,12 +226,18 @@ class Bms:
             self.settings.reset_defaults()
             if self.persister is not None:
                 self.persister.save_settings_now()
+            if self.ble_keys is not None:
+                self.ble_keys.factory_reset()
         elif kind == ACCEPT_BANK:
             self.link_health.accept_bank()
         elif kind == RESET_ALARMS:
             self._user_action()
         elif kind == CLEAR_HISTORY:
             self.history.clear()
+        elif kind == SET_PIN:
+            if self.ble_keys is None:
+                raise ValueError("this board has no Bluetooth")
+            self.ble_keys.set_pin(cmd[1])
         else:
             raise ValueError("unknown command %r" % (kind,))
 

@@ -93,59 +93,73 @@ F_LEAD = const(2)          # waits until the pre-alarm has been on for pre_alarm
 F_RECHARGE = const(4)      # once active, clears only after a recharge or a user action
 F_PER_PORT = const(8)      # withdraws the port that tripped, not a fixed set (decide.py)
 
-# (text, severity, withdraws, flags, detector, trip, reset, delay, hard, clear, meaning, source)
+# Instant Readout alarm reasons (instant-readout.md: the values of the decoders'
+# AlarmReason enum, a single bit each). A row's ``readout`` column names the one it
+# is broadcast as; 0 = none (the code is not broadcast as an alarm: errors go in
+# the record's error byte as their number, E-B11 -> 11).
+R_LOW_VOLTAGE = const(1)
+R_HIGH_VOLTAGE = const(2)
+R_LOW_SOC = const(4)
+R_LOW_TEMPERATURE = const(32)
+R_HIGH_TEMPERATURE = const(64)
+R_SHORT_CIRCUIT = const(4096)
+R_BMS_LOCKOUT = const(8192)
+READOUT_REASONS = (0, R_LOW_VOLTAGE, R_HIGH_VOLTAGE, R_LOW_SOC, R_LOW_TEMPERATURE, R_HIGH_TEMPERATURE,
+                   R_SHORT_CIRCUIT, R_BMS_LOCKOUT)
+
+# (text, severity, withdraws, flags, detector, trip, reset, delay, hard, clear, meaning, source, readout)
 # trip / reset / delay / hard / clear: setting names (None = not used). ``clear``
 # is how long the reset condition must hold: a setting, "delay" (the row's own
 # delay) or None (at once: the detector has its own hysteresis).
 TABLE = (
     ("W-B01", SEVERITY_WARNING, 0, F_PRE_ALARM, D_CELL_LOW, "pre_alarm_trip_v", "pre_alarm_reset_v",
-     "pre_alarm_delay_s", "cell_uv_hard_v", "pre_alarm_hold_s", "low cell voltage (pre-alarm)", "behaviour §1, §7"),
+     "pre_alarm_delay_s", "cell_uv_hard_v", "pre_alarm_hold_s", "low cell voltage (pre-alarm)", "behaviour §1, §7", R_LOW_VOLTAGE),
     ("W-B05", SEVERITY_WARNING, 0, F_PRE_ALARM, D_LINK, None, None, None, None, "link_warn_hold_s",
-     "communication with battery lost", "behaviour §7"),
+     "communication with battery lost", "behaviour §7", 0),
     ("W-B07", SEVERITY_WARNING, 0, F_PRE_ALARM, D_SOC_LOW, "low_soc_warning_pct", "soc_reset_margin_pct",
-     None, None, None, "low state of charge", "behaviour §5, §7"),
+     None, None, None, "low state of charge", "behaviour §5, §7", R_LOW_SOC),
     ("W-B12", SEVERITY_WARNING, 0, 0, D_NONE, None, None, None, None, None,
-     "under-voltage warning", "behaviour §7 (12/200)"),
+     "under-voltage warning", "behaviour §7 (12/200)", R_LOW_VOLTAGE),
     ("A-B01", SEVERITY_ALARM, DISCHARGE, F_PRE_ALARM | F_LEAD | F_RECHARGE, D_CELL_LOW, "cell_uv_trip_v",
-     "cell_uv_reset_v", "cell_uv_delay_s", "cell_uv_hard_v", "delay", "low cell voltage", "behaviour §1, §7"),
+     "cell_uv_reset_v", "cell_uv_delay_s", "cell_uv_hard_v", "delay", "low cell voltage", "behaviour §1, §7", R_LOW_VOLTAGE),
     ("A-B02", SEVERITY_ALARM, CHARGE, 0, D_CELL_HIGH, "cell_ov_trip_v", "cell_ov_reset_v",
-     "cell_ov_delay_s", "cell_ov_hard_v", "delay", "high cell voltage", "project: behaviour §1 names no code"),
+     "cell_ov_delay_s", "cell_ov_hard_v", "delay", "high cell voltage", "project: behaviour §1 names no code", R_HIGH_VOLTAGE),
     ("A-B05", SEVERITY_ALARM, ALL, F_PRE_ALARM | F_LEAD, D_LINK, None, None, "link_lost_alarm_s", None, None,
-     "communication with battery lost", "behaviour §1, §7"),
+     "communication with battery lost", "behaviour §1, §7", R_BMS_LOCKOUT),
     ("A-B07", SEVERITY_ALARM, DISCHARGE, 0, D_SOC_LOW, "discharge_limit_pct", "soc_reset_margin_pct",
-     None, None, None, "low state of charge (discharge limit)", "behaviour §5, §7"),
+     None, None, None, "low state of charge (discharge limit)", "behaviour §5, §7", R_LOW_SOC),
     ("A-B08", SEVERITY_ALARM, DISCHARGE, F_LEAD | F_RECHARGE, D_BANK_LOW, "bank_uv_cell_v", "bank_uv_reset_cell_v",
-     "bank_uv_delay_s", None, "delay", "low bank voltage", "behaviour §7"),
+     "bank_uv_delay_s", None, "delay", "low bank voltage", "behaviour §7", R_LOW_VOLTAGE),
     ("A-B09", SEVERITY_ALARM, CHARGE, 0, D_TEMP_HIGH, "charge_ot_trip_c", "charge_ot_reset_c",
-     "charge_ot_delay_s", "charge_ot_hard_c", "delay", "high battery temperature", "behaviour §1, §7"),
+     "charge_ot_delay_s", "charge_ot_hard_c", "delay", "high battery temperature", "behaviour §1, §7", R_HIGH_TEMPERATURE),
     ("A-B10", SEVERITY_ALARM, CHARGE, 0, D_TEMP_LOW, "charge_ut_trip_c", "charge_ut_reset_c",
      "charge_ut_delay_s", "charge_ut_hard_c", "delay", "low battery temperature (no charging below the limit)",
-     "project: behaviour §1 (NG, 5 °C) names no code"),
+     "project: behaviour §1 (NG, 5 °C) names no code", R_LOW_TEMPERATURE),
     ("A-B11", SEVERITY_ALARM, DISCHARGE, 0, D_NONE, None, None, None, None, None,
-     "under-voltage", "behaviour §7 (12/200)"),
+     "under-voltage", "behaviour §7 (12/200)", R_LOW_VOLTAGE),
     ("A-B15", SEVERITY_ALARM, POWER, 0, D_BMS_TEMP, "bms_temp_max_c", "bms_temp_reset_c", "bms_temp_delay_s",
      "bms_temp_hard_c", "delay", "over-temperature of the BMS (its MOSFETs), or their sensor shorted",
-     "behaviour §3, §7; project: derating first, docs/alternator.md"),
+     "behaviour §3, §7; project: derating first, docs/alternator.md", R_HIGH_TEMPERATURE),
     ("A-A12", SEVERITY_ALARM, 0, F_PER_PORT, D_PORT_TRIP, None, None, None, None, None,
      "short circuit / overload / inrush on a port (the port that tripped opens; retries, docs/alternator.md)",
-     "behaviour §4, §7"),
+     "behaviour §4, §7", R_SHORT_CIRCUIT),
     ("E-B01", SEVERITY_ERROR, ALL, 0, D_UNEVEN, None, None, "bank_check_s", None, None,
-     "battery configuration invalid", "behaviour §7"),
+     "battery configuration invalid", "behaviour §7", 0),
     ("E-B05", SEVERITY_ERROR, ALL, 0, D_MIXED, None, None, "bank_check_s", None, None,
-     "battery configuration invalid", "behaviour §7"),
+     "battery configuration invalid", "behaviour §7", 0),
     ("E-B09", SEVERITY_ERROR, ALL, 0, D_BANK_RANGE, None, None, "bank_check_s", None, None,
-     "battery voltage outside every system-voltage range", "behaviour §7"),
+     "battery voltage outside every system-voltage range", "behaviour §7", 0),
     ("E-B11", SEVERITY_ERROR, ALL, F_PRE_ALARM, D_BATTERY_FAULT, None, None, None, None, "battery_fault_clear_s",
      "hardware fault (a battery reports an internal fault or an impossible value)",
-     "behaviour §1, §7; docs/link-protocol.md flags and ranges"),
+     "behaviour §1, §7; docs/link-protocol.md flags and ranges", 0),
     ("E-B30", SEVERITY_ERROR, ALL, 0, D_NONE, None, None, None, None, None,
-     "calibration data corrupt or missing", "behaviour §7"),
+     "calibration data corrupt or missing", "behaviour §7", 0),
     ("E-B31", SEVERITY_ERROR, 0, 0, D_CONFIG, None, None, None, None, None,
-     "configuration data corrupt or missing", "behaviour §7, §9"),
+     "configuration data corrupt or missing", "behaviour §7, §9", 0),
     ("E-B32", SEVERITY_ERROR, ALL, 0, D_NO_BATTERY, None, None, None, None, None,
-     "battery BMS cable (M8) disconnected or faulty", "behaviour §7"),
+     "battery BMS cable (M8) disconnected or faulty", "behaviour §7", 0),
     ("E-B33", SEVERITY_ERROR, ALL, 0, D_NONE, None, None, None, None, None,
-     "reference voltage fault", "behaviour §7"),
+     "reference voltage fault", "behaviour §7", 0),
 )
 
 _BY_TEXT = {}
@@ -186,6 +200,17 @@ def detector(cid):
 
 def meaning(cid):
     return TABLE[cid][10]
+
+
+def readout_reason(cid):
+    """The Instant Readout alarm reason code ``cid`` is broadcast as (``R_*``, 0 none)."""
+    return TABLE[cid][12]
+
+
+def error_number(cid):
+    """The number of an error code (E-B11 -> 11), the Instant Readout error byte; 0 for others."""
+    t = TABLE[cid][0]
+    return int(t[3:]) if t[0] == "E" else 0
 
 
 def reason_names(mask):

@@ -12,9 +12,10 @@ import codes as C
 import inbox as I
 import link as L
 from inputs import REMOTE_NAMES, SOURCE_NAMES
-import alternator as AL
 import indicators as IN
-import system_port as SP
+import diag_ble as DB
+import diag_power as DP
+from diag_power import fmt_a as _a, fmt_c as _c, fmt_v as _v
 
 _app = None
 
@@ -30,22 +31,6 @@ def _get(app):
     if app is None:
         raise RuntimeError("no BMS attached: main.py has not started the control loop")
     return app
-
-
-def _v(mv):
-    return "%d.%03d" % (mv // 1000, mv % 1000)
-
-
-def _c(dc):
-    sign = "-" if dc < 0 else ""
-    dc = -dc if dc < 0 else dc
-    return "%s%d.%d" % (sign, dc // 10, dc % 10)
-
-
-def _a(ma):
-    sign = "-" if ma < 0 else ""
-    ma = -ma if ma < 0 else ma
-    return "%s%d.%03d" % (sign, ma // 1000, ma % 1000)
 
 
 def bank_lines(app=None):
@@ -104,45 +89,9 @@ def output_lines(app=None):
     return out
 
 
-def _opt_v(mv):
-    return "-" if mv is None else _v(mv)
-
-
-def _opt_c(dc):
-    if dc is None:
-        return "-"
-    return {-30000: "open", -30001: "short"}.get(dc, _c(dc))
-
-
 def power_lines(app=None):
-    """The power ports (Smart BMS 12/200; behaviour §3, §4, §8): voltages, the
-    alternator current against the fuse's limit and the limit in force with its
-    reason, the gate duty, System+ gates, temperatures, indicators."""
-    app = _get(app)
-    st = app.status
-    out = []
-    if app.alternator is not None:
-        out.append("power: lithium %s V  alternator/starter %s V  System+ %s V" % (
-            _opt_v(st.lithium_mv), _opt_v(st.alternator_mv), _opt_v(st.system_mv)))
-        out.append("  alternator %s: %s A (%d %% of the fuse's limit), limit %s A (%s), duty %d %%" % (
-            AL.STATE_NAMES[st.alternator_state], _a(st.alternator_ma), st.alternator_pct,
-            _a(st.alternator_limit_ma), AL.LIMIT_NAMES[st.alternator_limit_why], st.alternator_duty * 100 // 65535))
-    if app.system is not None:
-        line = "  System+ %s: charge %s, discharge %s" % (
-            SP.STATE_NAMES[st.system_state], "closed" if st.system_charge else "open",
-            "closed" if st.system_discharge else "open")
-        if st.retry_in_ms:
-            line += ", retry in %d.%d s" % (st.retry_in_ms // 1000, st.retry_in_ms % 1000 // 100)
-        if st.system_state == SP.SYS_LOCKED:
-            line += " (diag.reset_alarms() or remote off/on releases it)"
-        out.append(line + "; A-A12 trips since boot %d" % st.port_trips)
-    if app.alternator is not None or st.bms_temp_dc is not None:
-        out.append("  temperatures: BMS %s C, alternator %s C" % (_opt_c(st.bms_temp_dc), _opt_c(st.alternator_temp_dc)))
-    lit = [IN.LED_NAMES[i] for i in range(len(IN.LED_NAMES)) if (st.led_mask >> i) & 1]
-    if lit:
-        out.append("  LEDs: " + "  ".join("%s %s" % (n, "ON" if (st.leds >> IN.LED_NAMES.index(n)) & 1 else "off")
-                                        for n in lit))
-    return out
+    """The power ports: voltages, alternator current and limit, System+, temperatures, LEDs."""
+    return DP.power_lines(_get(app))
 
 
 def code_lines(app=None):
@@ -177,10 +126,35 @@ def loop_lines(app=None):
 
 def status(app=None):
     """Print the loop state, the bank, outputs with reasons, the power ports,
-    active codes and link counters."""
-    for part in (loop_lines, bank_lines, monitor_lines, output_lines, power_lines, code_lines, link_lines):
+    active codes, link counters and Bluetooth."""
+    for part in (loop_lines, bank_lines, monitor_lines, output_lines, power_lines, code_lines, link_lines,
+                 ble_lines):
         for line in part(app):
             print(line)
+
+
+def ble_lines(app=None):
+    return DB.ble_lines(_get(app))
+
+
+def ble(app=None):
+    """Print the Bluetooth state and the advertisement key to enter in the decoders (docs/ble.md)."""
+    DB.ble(_get(app))
+
+
+def set_pin(pin, app=None):
+    """Set the pairing PIN: 6 digits as a str ("123456"); applied at the next tick and saved."""
+    DB.set_pin(_get(app), pin)
+
+
+def new_advert_key(app=None):
+    """A new advertisement key: enter it again in every decoder."""
+    DB.new_advert_key(_get(app))
+
+
+def forget_bonds(app=None):
+    """Forget every paired phone: each must pair again with the PIN."""
+    DB.forget_bonds(_get(app))
 
 
 def crash_log(path=None):

@@ -10,7 +10,7 @@ is kept in ``last_error`` and changes nothing.
 Commands (tuples): ``(SETTINGS, {name: value})``, ``(SOFT_SWITCH, bool)``,
 ``(SET_SOC, pct)``, ``(SYNCHRONISE,)``, ``(FACTORY_RESET,)``, ``(ACCEPT_BANK,)``,
 ``(RESET_ALARMS,)`` (a user action: releases latched under-voltage withdrawals),
-``(CLEAR_HISTORY,)``.
+``(CLEAR_HISTORY,)``, ``(SET_PIN, pin)`` (the Bluetooth pairing PIN, 0..999999).
 """
 from micropython import const
 
@@ -22,6 +22,7 @@ FACTORY_RESET = const(5)
 ACCEPT_BANK = const(6)
 RESET_ALARMS = const(7)
 CLEAR_HISTORY = const(8)
+SET_PIN = const(9)
 MAX_PENDING = const(16)
 
 

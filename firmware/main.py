@@ -12,7 +12,7 @@ import settings
 from ticks import ticks_add, ticks_diff
 
 
-def build(board_path="board.json", settings_obj=None, fs=None, profile=None):
+def build(board_path="board.json", settings_obj=None, fs=None, profile=None, bt=None, urandom=None):
     """Return a ready ``bms.Bms`` for the board file at ``board_path`` (a path,
     or a board dict already read, as the simulator passes it).
 
@@ -20,6 +20,9 @@ def build(board_path="board.json", settings_obj=None, fs=None, profile=None):
     settings and history are loaded from it and saved back when they change;
     corrupt or missing settings give the defaults and E-B31 (docs/persistence.md).
     ``profile``: a model profile name (``models.PROFILES``), default the Smart BMS 12/200.
+    ``bt``: the ``bluetooth`` module (or the host's mock of it) and ``urandom``
+    (``os.urandom``): with both, the BMS advertises and serves GATT (``ble``),
+    its key, PIN and bonds kept in ``fs`` (``ble_keys``).
     Raises ``board.BoardError`` / ``OSError`` for a bad or missing board file.
     """
     b = board.validate(board_path) if isinstance(board_path, dict) else board.load(board_path)
@@ -33,8 +36,15 @@ def build(board_path="board.json", settings_obj=None, fs=None, profile=None):
         persist.load_history(fs, h)
         persister = persist.Persister(fs, s, h, status)
     if profile is None:
-        return bms.Bms(hw.Hardware(b), s, persister)
-    return bms.Bms(hw.Hardware(b), s, persister, profile)
+        app = bms.Bms(hw.Hardware(b), s, persister)
+    else:
+        app = bms.Bms(hw.Hardware(b), s, persister, profile)
+    if bt is not None and urandom is not None:
+        import ble
+        import ble_keys
+        keys = ble_keys.BleKeys(urandom, fs)
+        app.attach_bluetooth(ble.Radio(bt, app, keys, urandom), keys)
+    return app
 
 
 def run(app, clock, keep_going=None, crash_log=None):
@@ -74,8 +84,13 @@ def main():
     import time
     import crashlog
     import diag
+    import os
     import store
-    app = build(fs=store.OsFs())
+    try:
+        import bluetooth
+    except ImportError:             # a build without Bluetooth
+        bluetooth = None
+    app = build(fs=store.OsFs(), bt=bluetooth, urandom=getattr(os, "urandom", None))
     diag.attach(app)
     app.hw.start_watchdog()
     try:

@@ -93,6 +93,11 @@ SCHEMA = (
     ("system_stable_s", "s", 60, 10, 600, "project: a retry that holds this long resets the retry count"),
     ("precharge_timeout_s", "s", 3.0, 0.5, 10.0, "project: pre-charge must bring System+ near the bank within this, else A-A12"),
     ("precharge_margin_v", "V", 0.5, 0.1, 2.0, "project: pre-charge done when System+ is within this of the lithium voltage"),
+    # Bluetooth (behaviour §10; instant-readout.md). docs/ble.md.
+    ("bluetooth", CHOICE, "on", ("on", "off"), None, "behaviour §10: monitoring, control and configuration over Bluetooth"),
+    ("instant_readout", CHOICE, "on", ("on", "off"), None, "behaviour §10: key data broadcast in the advertisement"),
+    ("readout_cells", CHOICE, "on", ("on", "off"), None, "project: record 0x05 (each battery's cells) takes every other advertisement slot"),
+    ("ble_model_id", "id", 0, 0, 65535, "instant-readout.md: decoders only name the device from it; 0 claims no vendor's id (0xA3E8 = Smart BMS 12-200)"),
 )
 
 _INDEX = {}

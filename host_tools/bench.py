@@ -10,6 +10,10 @@ soc: the battery monitor's SoC against the simulator's true SoC over 10 full
 cycles with a current sensor of 0.5 % gain error and 0.1 A offset; writes
 ``build/bench/soc.json`` with key ``max_error_pct`` (goal <= 2 %).
 
+ble: the control tick's period and duration in the virtual board with
+Bluetooth off, advertising, and with four paired phones busy
+(``host_tools/bench_ble.py``); writes ``build/bench/ble.json``.
+
 memory: the control tick under real MicroPython 1.27 (WebAssembly port, 32-bit
 like the ESP32) with 20 batteries: bytes allocated per steady-state tick (goal 0),
 heap in use after boot + 1 000 ticks (goal <= 32 KB), tick time. Writes
@@ -144,8 +148,33 @@ def alternator():
     return ba.meets_goals(res)
 
 
+def ble():
+    """The tick's jitter with Bluetooth busy (host_tools/bench_ble.py); prints the table."""
+    from host_tools import bench_ble
+    res = bench_ble.run()
+    path = os.path.join(BENCH_DIR, "ble.json")
+    with open(path, "w") as f:
+        json.dump(res, f, indent=2, sort_keys=True)
+    print("control tick with Bluetooth (virtual board, %d s per phase; ms on this host's WebAssembly):"
+          % res["seconds_per_phase"])
+    print("  %-12s %22s %22s %20s" % ("phase", "period mean/min/max", "tick mean/p99/max", "radio events max"))
+    for name in ("off", "advertising", "four_phones"):
+        p = res["phases"][name]
+        ev = p["radio_events"]
+        print("  %-12s %8.2f %6.2f %6.2f %8.3f %6.3f %6.3f %20s" % (
+            name, p["period"]["mean_ms"], p["period"]["min_ms"], p["period"]["max_ms"], p["tick"]["mean_ms"],
+            p["tick"]["p99_ms"], p["tick"]["max_ms"], "-" if ev is None else "%.3f" % ev["max_ms"]))
+    r = res["phases"]["radio"]
+    print("  radio: %d advertisements set, %d notifications, %d commands answered, %d refused"
+          % (r["adverts"], r["notifies"], r["commands_ok"], r["refused"]))
+    print("wrote " + os.path.relpath(path, host_tools.ROOT))
+    four = res["phases"]["four_phones"]
+    return r["commands_ok"] > 0 and r["refused"] == 0 and four["tick"]["max_ms"] * 30 < 100
+
+
 def main():
     os.makedirs(BENCH_DIR, exist_ok=True)
+    ble_ok = ble()
     alt_ok = alternator()
     s = soc_accuracy()
     path = os.path.join(BENCH_DIR, "soc.json")
@@ -168,7 +197,7 @@ def main():
           % r["alternator_duty_changes"])
     print("wrote " + os.path.relpath(path, host_tools.ROOT))
     ok = r["alloc_bytes_per_tick"] == 0 and r["heap_used_bytes"] <= 32 * 1024
-    ok = ok and s["run_ok"] and s["max_error_pct"] <= 2.0 and alt_ok
+    ok = ok and s["run_ok"] and s["max_error_pct"] <= 2.0 and alt_ok and ble_ok
     return 0 if ok else 1
 
 

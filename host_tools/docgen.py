@@ -14,7 +14,7 @@ import codes as C  # noqa: E402
 import qualifier as Q  # noqa: E402
 import settings as S  # noqa: E402
 
-UNIT_TEXT = {"degC": "°C", "d": "days", "n": "times"}
+UNIT_TEXT = {"degC": "°C", "d": "days", "n": "times", "id": ""}
 PORT_GROUPS = ((C.ALL, "everything"), (C.CHARGE, "charging"), (C.DISCHARGE, "discharging"))
 
 
@@ -52,6 +52,18 @@ def _cell(name):
     return setting_text(name) if name else "–"
 
 
+_READOUT_NAMES = {1: "low voltage", 2: "high voltage", 4: "low SoC", 32: "low temperature",
+                  64: "high temperature", 4096: "short circuit", 8192: "BMS lockout"}
+
+
+def _readout_text(cid, readout):
+    if C.error_number(cid):
+        return "error %d" % C.error_number(cid)
+    if readout:
+        return "alarm %d (%s)" % (readout, _READOUT_NAMES[readout])
+    return "–"
+
+
 def codes_md():
     det = detector_texts()
     lines = [
@@ -65,11 +77,11 @@ def codes_md():
         "docs/protection.md.",
         "",
         "| code | severity | withdraws | pre-alarm | lead | latched until recharge | detector | trip | reset"
-        " | delay | hard limit | clears after | meaning | source |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        " | delay | hard limit | clears after | Instant Readout | meaning | source |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for cid in range(C.N_CODES):
-        (text, sev, wd, flags, detector, trip, reset, delay, hard, clear, meaning, source) = C.TABLE[cid]
+        (text, sev, wd, flags, detector, trip, reset, delay, hard, clear, meaning, source, readout) = C.TABLE[cid]
         if detector == C.D_SOC_LOW and reset:
             reset_text = "level + " + setting_text(reset)
         else:
@@ -88,12 +100,16 @@ def codes_md():
             "yes" if flags & C.F_LEAD else "–",
             "yes" if flags & C.F_RECHARGE else "–",
             det.get(detector, "?"), _cell(trip), reset_text, _cell(delay) if delay else ("at once" if detector else "–"),
-            _cell(hard), clear_text, meaning, source]))
+            _cell(hard), clear_text, _readout_text(cid, readout), meaning, source]))
     lines += [
         "",
         "Columns:",
         "",
         "- **withdraws**: the ports the code takes away while active (%s)." % ", ".join(C.PORT_NAMES),
+        "- **Instant Readout**: how the code is broadcast in the advertisement (record 0x0A,"
+        " docs/ble.md): errors as their number in the error byte (the first active one);"
+        " warnings and alarms as one alarm-reason value of the decoders' enum (the first active"
+        " alarm's, else the first warning's: one at a time, since decoders reject combined bits).",
         "- **pre-alarm**: the code drives the pre-alarm output while active.",
         "- **lead**: the code waits until the pre-alarm has been on for `pre_alarm_lead_s`"
         " (behaviour §1: at least 30 s), unless its reading is decided at once (the first"

@@ -58,10 +58,12 @@ class MicroPython:
             raise MicroPythonError(ans.get("error"))
 
     def load_firmware(self, extra=()):
-        """Copy the firmware, the pin mock as ``machine`` and ``extra`` files into /lib."""
+        """Copy the firmware, the pin mock as ``machine``, the ``cryptolib``
+        stand-in and ``extra`` files into /lib."""
         for path in glob.glob(os.path.join(ROOT, "firmware", "*.py")):
             self.write("/lib/" + os.path.basename(path), open(path).read())
         self.write("/lib/machine.py", open(os.path.join(HERE, "pin_mock.py")).read())
+        self.write("/lib/cryptolib.py", open(os.path.join(MPY_DIR, "mp_cryptolib.py")).read())
         for path in extra:
             self.write("/lib/" + os.path.basename(path), open(path).read())
 

@@ -8,8 +8,9 @@
     mpremote connect /dev/pts/5 exec "import vboard_rt; vboard_rt.start()"
     mpremote connect /dev/pts/5 resume exec "import diag; diag.status()"
 
-Its ``machine`` is the pin mock and its link UART is answered by one simulated
-battery (``host_tools/mpy/vboard_lib/vboard_rt.py``). Ctrl-C stops it.
+Its ``machine`` is the pin mock, its link UART is answered by one simulated
+battery and its ``bluetooth`` is the host's mock radio with simulated phones
+(``host_tools/mpy/vboard_lib/vboard_rt.py``: ``vboard_rt.phones(2)``). Ctrl-C stops it.
 """
 import os
 import select
@@ -30,7 +31,9 @@ class VirtualBoard:
         self.path = os.ttyname(self.slave)
         preload = [os.path.join(HERE, "pin_mock.py") + ":machine.py",
                    os.path.join(MPY_DIR, "mp_ring.py") + ":mp_ring.py",
-                   os.path.join(MPY_DIR, "vboard_lib", "vboard_rt.py") + ":vboard_rt.py"]
+                   os.path.join(MPY_DIR, "vboard_lib", "vboard_rt.py") + ":vboard_rt.py",
+                   os.path.join(HERE, "ble_mock.py") + ":bluetooth.py",
+                   os.path.join(MPY_DIR, "mp_cryptolib.py") + ":cryptolib.py"]
         self.proc = subprocess.Popen(["node", os.path.join(MPY_DIR, "vboard.mjs")] + preload, cwd=MPY_DIR,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
 

@@ -50,7 +50,7 @@ class Rig:
     """
 
     def __init__(self, batteries=1, start=5000, board="esp32-devkitc", profile=None, answer=True,
-                 remote="loop", settings=None, **overrides):
+                 remote="loop", settings=None, ble=False, fs=None, **overrides):
         self.clock = VirtualClock(TICKS_PERIOD - start, self._on_sleep)
         self.pm = host_tools.use_firmware("esp32", self.clock)
         import bms
@@ -81,6 +81,21 @@ class Rig:
             self.app = bms.Bms(hw.Hardware(b), self.s, None, profile)
         self.st = self.app.status
         self.t = None
+        self.radio = None
+        if ble:
+            # Bluetooth on the host's mock radio, with a seeded random source so
+            # a test's key, nonces and session tokens are the same every run.
+            import random
+            import ble as ble_mod
+            import ble_keys
+            from host_tools import ble_mock
+            ble_mock.reset()
+            rnd = random.Random(1234)
+            self.urandom = lambda n: bytes(rnd.getrandbits(8) for _ in range(n))
+            keys = ble_keys.BleKeys(self.urandom, fs)
+            self.radio = ble_mod.Radio(ble_mock, self.app, keys, self.urandom)
+            self.app.attach_bluetooth(self.radio, keys)
+            self.ble = ble_mock.BLE()
 
     # ----- the world ------------------------------------------------------
     def set_remote(self, name):

@@ -79,7 +79,8 @@ def test_the_repl_never_writes_the_core():
 
 
 def test_only_the_tick_writes_the_status_record():
-    writers = {"bms", "decide", "indicators", "ports", "power"}     # indicators: status.leds; power: its figures
+    # indicators: status.leds; power: its figures; ble: status.ble_state (all stages of the tick)
+    writers = {"bms", "decide", "indicators", "ports", "power", "ble"}
     for n, p in NAMES.items():
         if n in writers:
             continue

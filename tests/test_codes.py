@@ -22,8 +22,11 @@ def test_table_shape():
     assert len(C.TABLE) == C.N_CODES
     seen = set()
     for cid, row in enumerate(C.TABLE):
-        assert len(row) == 12, row[0]
-        text, sev, wd, flags, det, trip, reset, delay, hard, clear, meaning, source = row
+        assert len(row) == 13, row[0]
+        text, sev, wd, flags, det, trip, reset, delay, hard, clear, meaning, source, readout = row
+        assert readout in C.READOUT_REASONS, text
+        if sev == C.SEVERITY_ERROR:
+            assert readout == 0 and C.error_number(cid) == int(text[3:]), text
         assert re.fullmatch(r"[WAE]-[AB]\d\d", text)
         assert text not in seen
         seen.add(text)
@@ -129,7 +132,7 @@ def test_codes_doc_has_one_full_row_per_code():
     assert len(rows) == C.N_CODES
     for cid, line in enumerate(rows):
         cells = [c.strip() for c in line.strip("|").split("|")]
-        assert len(cells) == 14 and cells[0] == C.text(cid)
+        assert len(cells) == 15 and cells[0] == C.text(cid)
         want = "the port that tripped" if C.flags(cid) & C.F_PER_PORT else docgen.ports_text(C.withdraws(cid))
         assert cells[2] == want
     a_b01 = [c.strip() for c in rows[C.A_B01].strip("|").split("|")]

@@ -15,7 +15,8 @@ from host_tools import mpy_bridge
 PORTABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "portable")
 MODULES = sorted(glob.glob(os.path.join(PORTABLE, "ptest_*.py")))
 MP_RING = os.path.join(host_tools.ROOT, "host_tools", "mpy", "mp_ring.py")
-HELPERS = sorted(glob.glob(os.path.join(PORTABLE, "pt_*.py"))) + [MP_RING]
+BLE_MOCK = os.path.join(host_tools.ROOT, "host_tools", "ble_mock.py")   # the mock ``bluetooth`` (ptest_ble)
+HELPERS = sorted(glob.glob(os.path.join(PORTABLE, "pt_*.py"))) + [MP_RING, BLE_MOCK]
 
 
 def collect():
@@ -60,3 +61,16 @@ def micropython():
 @pytest.mark.parametrize("mod,func", CASES, ids=IDS)
 def test_micropython(micropython, mod, func):
     micropython.run("import %s\n%s.%s()\n" % (mod, mod, func))
+
+
+def test_ble_frames_are_the_same_bytes_on_both_interpreters(micropython):
+    """ptest_ble.frames(): every advertisement and GATT value of fixed states,
+    built by MicroPython (the JS-backed cryptolib) equal to CPython's byte for byte."""
+    host_tools.use_firmware()
+    for d in (PORTABLE, os.path.dirname(MP_RING)):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    want = importlib.import_module("ptest_ble").frames()
+    got = micropython.run("import ptest_ble\nprint(ptest_ble.frames())\n")
+    assert got.strip("\n") == want
+    assert len(want.split("\n")) == 50

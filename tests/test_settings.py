@@ -17,10 +17,11 @@ def test_every_default_is_valid_and_in_range():
             assert default in lo
         else:
             assert lo <= default <= hi, name
-            assert unit in ("V", "mV", "A", "s", "d", "degC", "%", "n"), name
+            assert unit in ("V", "mV", "A", "s", "d", "degC", "%", "n", "id"), name
         assert s.check(name, default) == default
-        # a count ("n": system_retries) has no unit to name
-        assert name.endswith(("_v", "_mv", "_a", "_s", "_days", "_c", "_pct")) or unit in (S.CHOICE, "n"), \
+        # a count ("n": system_retries) has no unit to name; an identifier ends in _id
+        assert name.endswith(("_v", "_mv", "_a", "_s", "_days", "_c", "_pct")) or unit in (S.CHOICE, "n") or (
+            unit == "id" and name.endswith("_id")), \
             "unit missing from name: " + name
 
 

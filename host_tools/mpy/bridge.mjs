@@ -4,6 +4,7 @@
 //   {"op": "run", "code": "..."}                         -> {"ok": bool, "out": "...", "error": "..."}
 //   {"op": "reset"}                                      -> a fresh interpreter
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+import { mpCrypto } from "./mp_crypto.mjs";
 import { createInterface } from "node:readline";
 
 let out = "";
@@ -16,6 +17,7 @@ async function fresh(heapsize) {
     stdout: (s) => { out += s + "\n"; },
     stderr: (s) => { out += s + "\n"; },
   });
+  mp.registerJsModule("mp_crypto", mpCrypto);
   mkdirs("/lib/x");
   for (const [path, data] of files) mp.FS.writeFile(path, data);
 }

@@ -4,6 +4,7 @@
 // soft reboot (Ctrl-D), which starts a fresh interpreter as a real board does.
 // A BMS started with vboard_rt.start() is ticked every 100 ms between REPL input.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+import { mpCrypto } from "./mp_crypto.mjs";
 import { readFileSync } from "node:fs";
 
 const preload = process.argv.slice(2);  // "source-path:name" pairs: files put into /lib
@@ -55,7 +56,9 @@ async function boot(raw) {
   tickFn = null;
   // vboard_rt.start() hands its tick function over; calling it through the proxy
   // keeps the REPL's globals intact (runPython from a timer would swap them).
-  mp.registerJsModule("vboard_host", { start_ticking: (fn) => { tickFn = fn; } });
+  mp.registerJsModule("mp_crypto", mpCrypto);
+  mp.registerJsModule("vboard_host", { start_ticking: (fn) => { tickFn = fn; },
+                                       now_us: () => Math.round(performance.now() * 1000) % 1073741824 });
   for (const [p, data] of saved) {
     const parts = p.split("/").slice(1, -1);
     let cur = "";
