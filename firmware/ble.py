@@ -34,13 +34,6 @@ _IRQ_ENCRYPTION_UPDATE = const(28)
 _IRQ_GET_SECRET = const(29)
 _IRQ_SET_SECRET = const(30)
 _IRQ_PASSKEY_ACTION = const(31)
-# Characteristic flags: read 0x0002, write 0x0008, notify 0x0010, read encrypted
-# 0x0200, read authenticated 0x0400, write encrypted 0x1000, write authenticated
-# 0x2000: the stack itself refuses an unpaired or unauthenticated access.
-_READ_SECURE = const(0x0002 | 0x0200 | 0x0400)
-_NOTIFY_SECURE = const(0x0002 | 0x0010 | 0x0200 | 0x0400)
-_WRITE_SECURE = const(0x0008 | 0x1000 | 0x2000)
-
 _PASSKEY_ACTION_DISPLAY = const(3)
 _IO_DISPLAY_ONLY = const(0)          # the PIN is fixed (behaviour §9): "displayed" to no one
 _GATTS_ERROR_INSUFFICIENT_AUTHENTICATION = const(0x05)
@@ -55,31 +48,12 @@ MTU = const(185)                     # a battery page in one notification
 NAME = "OpenBMS"
 
 
-class Conn:
-    """A connection slot: ``handle`` (-1 free), link security, session, last result."""
-
-    def __init__(self):
-        self.handle = -1
-        self.encrypted = False
-        self.authenticated = False
-        self.bonded = False
-        self.mtu = 23
-        self.session = None
-        self.result = b""
-
-    def open(self, handle, token):  # a new connection (handle -1: the slot is freed)
-        self.handle = handle
-        self.encrypted = self.authenticated = self.bonded = False
-        self.mtu = 23
-        self.session = G.Session(token)
-        self.result = b""
-
-
 class Radio:
     """See the module docstring. ``name``: the device name (scan response).
     ``urandom``: random bytes (``os.urandom``) for session tokens and the first
     nonce. Counters: ``adverts`` (advertisement payloads set), ``notifies``,
-    ``commands_ok``, ``commands_refused``, ``last_refusal`` (str)."""
+    ``commands_ok``, ``commands_refused``, ``last_refusal`` (str), ``errors``
+    and ``last_error`` (radio calls that raised: counted, never passed on)."""
 
     def __init__(self, bt, app, keys, urandom, name=NAME):
         self.bt = bt
@@ -91,8 +65,9 @@ class Radio:
         r = urandom(2)
         self.readout = Readout(keys.key, app.settings.get("ble_model_id"), r[0] | (r[1] << 8))
         self._key = keys.key
+        self._generation = keys.generation
         self.values = G.Values()
-        self.slots = [Conn() for _ in range(MAX_CONNECTIONS)]
+        self.slots = [G.Conn() for _ in range(MAX_CONNECTIONS)]
         nb = name.encode()
         self._resp = bytes((len(nb) + 1, 0x09)) + nb
         uuid = bytes(reversed(bytes.fromhex(G.SERVICE_UUID.replace("-", ""))))
@@ -106,7 +81,8 @@ class Radio:
         self._ms = REFRESH_MS
         self._values_due = False
         self._keys_ms = 0
-        self.adverts = self.notifies = self.commands_ok = self.commands_refused = 0
+        self.adverts = self.notifies = self.commands_ok = self.commands_refused = self.errors = 0
+        self.last_error = None
         self.last_refusal = None
         self.h_live = self.h_codes = self.h_battery = self.h_session = self.h_command = self.h_result = 0
 
@@ -119,17 +95,8 @@ class Radio:
         ble.config(io=_IO_DISPLAY_ONLY, mitm=True, le_secure=True, bond=True)
         ble.config(mtu=MTU)
         ble.irq(self._irq)
-        U = self.bt.UUID
-        svc = (U(G.SERVICE_UUID), (
-            (U(G.LIVE_UUID), _NOTIFY_SECURE),
-            (U(G.CODES_UUID), _NOTIFY_SECURE),
-            (U(G.BATTERY_UUID), _NOTIFY_SECURE),
-            (U(G.SESSION_UUID), _READ_SECURE),
-            (U(G.COMMAND_UUID), _WRITE_SECURE),
-            (U(G.RESULT_UUID), _NOTIFY_SECURE),
-        ))
         ((self.h_live, self.h_codes, self.h_battery, self.h_session, self.h_command, self.h_result),) = \
-            ble.gatts_register_services((svc,))
+            ble.gatts_register_services((G.service(self.bt.UUID),))
         ble.gatts_set_buffer(self.h_command, G.COMMAND_MAX)
         ble.gatts_set_buffer(self.h_result, G.RESULT_MAX)
         ble.gatts_set_buffer(self.h_battery, G.BATTERY_LEN)
@@ -175,7 +142,16 @@ class Radio:
     # -- the control tick's side ---------------------------------------------
     def update(self, dt, st):
         """From the control tick: settings, the advertisement, the GATT values,
-        the credentials' save, ``st.ble_state`` (for the Bluetooth LED)."""
+        the credentials' save, ``st.ble_state`` (for the Bluetooth LED). Never
+        raises: a radio call that fails (a phone gone between its event and a
+        notification, a busy stack, a full flash) must not stop protection."""
+        try:
+            self._update(dt, st)
+        except Exception as e:
+            self.errors += 1
+            self.last_error = "%s: %s" % (type(e).__name__, e)
+
+    def _update(self, dt, st):
         s = self.app.settings
         if self._version != s.version:
             self._version = s.version
@@ -190,6 +166,12 @@ class Radio:
             self._ms = REFRESH_MS
             self.advertising = False        # what goes on air changed: at once
         keys = self.keys
+        if keys.generation != self._generation:    # every phone forgotten: cut off the connected
+            self._generation = keys.generation
+            for c in self.slots:
+                if c.handle >= 0:
+                    c.authenticated = False
+                    self.ble.gap_disconnect(c.handle)
         if keys.key is not self._key:
             self._key = keys.key
             self.readout.set_key(keys.key)
@@ -224,16 +206,30 @@ class Radio:
         ble.gatts_write(self.h_battery, v.battery)
         for c in self.slots:
             if c.handle >= 0 and c.authenticated:
-                ble.gatts_notify(c.handle, self.h_live)
-                ble.gatts_notify(c.handle, self.h_codes)
-                ble.gatts_notify(c.handle, self.h_battery)
-                self.notifies += 3
+                try:                            # one phone gone must not cost the others theirs
+                    ble.gatts_notify(c.handle, self.h_live)
+                    ble.gatts_notify(c.handle, self.h_codes)
+                    ble.gatts_notify(c.handle, self.h_battery)
+                    self.notifies += 3
+                except OSError as e:
+                    self.errors += 1
+                    self.last_error = "OSError: %s (notify)" % (e,)
 
     # -- the radio's side ------------------------------------------------------
     def _irq(self, event, data):
+        # Nothing may escape into the radio's stack: a failure is counted and the
+        # event refused (a read) or ignored.
+        try:
+            return self._event(event, data)
+        except Exception as e:
+            self.errors += 1
+            self.last_error = "%s: %s" % (type(e).__name__, e)
+            return _GATTS_ERROR_INSUFFICIENT_AUTHENTICATION if event == _IRQ_GATTS_READ_REQUEST else None
+
+    def _event(self, event, data):
         if event == _IRQ_CENTRAL_CONNECT:
             c = self._slot(-1)
-            if c is None:                       # more than the stack allows: not ours to keep
+            if c is None or not self.on:        # more than the stack allows, or Bluetooth just set off
                 self.ble.gap_disconnect(data[0])
                 return None
             c.open(data[0], self._urandom(4))
@@ -252,6 +248,11 @@ class Radio:
                 c.encrypted = bool(data[1])
                 c.authenticated = bool(data[1]) and bool(data[2]) and data[4] >= MIN_KEY_SIZE
                 c.bonded = bool(data[3])
+                if c.authenticated:
+                    self.keys.commit()          # the pairing's secrets become a bond
+                elif c.encrypted:               # paired without the PIN: no bond, no link
+                    self.keys.drop_pending()
+                    self.ble.gap_disconnect(c.handle)
         elif event == _IRQ_PASSKEY_ACTION:
             handle, action = data[0], data[1]
             # The phone's user types the PIN; with any other action (this board
@@ -287,7 +288,7 @@ class Radio:
         value = bytes(ble.gatts_read(attr))
         ble.gatts_write(self.h_command, b"")     # a written command is not kept
         c = self._slot(handle)
-        if c is None or c.session is None:
+        if c is None or c.session is None or not self.on:
             return
         res = G.handle(value, c.session, c.authenticated, self.app)
         c.result = res

@@ -8,7 +8,10 @@ factory reset, so Home Assistant keeps decoding; a factory reset puts the PIN
 back to 000000 (behaviour §9) and forgets every bond.
 
 A missing file is a first boot (new key, no error); a corrupt one gives a new
-key, the default PIN, no bonds and ``status`` CORRUPT (the BMS shows E-B31).
+key, the default PIN, no bonds and ``corrupt`` (the BMS shows E-B31), kept in the
+new file until a factory reset. The stack's secrets from a pairing are held
+apart (``pending``) until the link is authenticated with the PIN: a phone that
+pairs without it never gets a bond, nor pushes out one.
 """
 from micropython import const
 
@@ -17,7 +20,7 @@ import store
 KEYS_FILE = "ble.json"
 KEYS_VERSION = 1
 DEFAULT_PIN = const(0)          # 000000 (behaviour §9)
-MAX_BONDS = const(24)           # secrets kept (a bond is ~3 of them); the oldest go first
+MAX_BONDS = const(24)           # secrets kept (NimBLE stores 2 a phone: 12 phones); the oldest go first
 
 
 def pin_text(pin):
@@ -47,6 +50,8 @@ class BleKeys:
         self.key = bytes(urandom(16))
         self.pin = DEFAULT_PIN
         self.bonds = []
+        self.pending = []           # secrets of pairings not yet authenticated
+        self.generation = 0         # counts "every phone forgotten": connected ones are cut off
         self.status = store.MISSING
         self.corrupt = False        # the stored document was corrupt (E-B31 until a factory reset)
         self.dirty = False
@@ -62,17 +67,22 @@ class BleKeys:
             self.dirty = True           # first boot (or corrupt): keep the new key
             return
         try:
-            if doc.get("kind") != "ble" or doc.get("version") != KEYS_VERSION:
+            if doc.get("kind") != "ble" or not _is_int(doc.get("version")) or doc["version"] != KEYS_VERSION:
                 raise ValueError("unknown document")
             key = bytes.fromhex(doc["key"])
             if len(key) != 16:
                 raise ValueError("key")
             pin = doc["pin"]
-            if not isinstance(pin, int) or pin < 0 or pin > 999999:
+            if not _is_int(pin) or pin < 0 or pin > 999999:
                 raise ValueError("pin")
             bonds = []
             for b in doc["bonds"]:
-                bonds.append([int(b[0]), bytes.fromhex(b[1]), bytes.fromhex(b[2])])
+                if not _is_int(b[0]):
+                    raise ValueError("bond")
+                bonds.append([b[0], bytes.fromhex(b[1]), bytes.fromhex(b[2])])
+            recovered = doc.get("recovered", False)
+            if recovered is not True and recovered is not False:
+                raise ValueError("recovered")
         except (ValueError, KeyError, TypeError, AttributeError, IndexError):
             self.status = store.CORRUPT
             self.corrupt = True
@@ -81,18 +91,25 @@ class BleKeys:
         self.key = key
         self.pin = pin
         self.bonds = bonds[-MAX_BONDS:]
+        self.corrupt = recovered
 
     def doc(self):
         return {"kind": "ble", "version": KEYS_VERSION, "key": self.key.hex(), "pin": self.pin,
-                "bonds": [[b[0], b[1].hex(), b[2].hex()] for b in self.bonds]}
+                "bonds": [[b[0], b[1].hex(), b[2].hex()] for b in self.bonds], "recovered": self.corrupt}
 
     def save(self):
-        """Write the document (atomic); no-op without a file system."""
-        if self.fs is not None:
+        """Write the document (atomic); no-op without a file system. A secret
+        the radio stores while this writes marks it dirty again."""
+        self.dirty = False          # first: a change during the write is not lost
+        if self.fs is None:
+            return
+        try:
             store.save(self.fs, KEYS_FILE, self.doc())
-            self.writes += 1
-            self.status = store.OK
-        self.dirty = False
+        except Exception:
+            self.dirty = True
+            raise
+        self.writes += 1
+        self.status = store.OK
 
     def set_pin(self, pin):
         if not isinstance(pin, int) or pin < 0 or pin > 999999:
@@ -105,19 +122,26 @@ class BleKeys:
         self.key = bytes(self._urandom(16))
         self.dirty = True
 
-    def factory_reset(self):
-        """The default PIN and no bonds; the key stays."""
-        self.pin = DEFAULT_PIN
+    def forget(self):
+        """Forget every phone: the bonds, pairings under way, and (through
+        ``generation``) the connected phones' access."""
         self.bonds = []
-        self.corrupt = False
+        self.pending = []
+        self.generation += 1
         self.dirty = True
+
+    def factory_reset(self):
+        """The default PIN and no phones; the key stays; E-B31 from a corrupt file clears."""
+        self.pin = DEFAULT_PIN
+        self.corrupt = False
+        self.forget()
 
     # The stack's secret store (_IRQ_GET_SECRET / _IRQ_SET_SECRET).
     def get_secret(self, sec_type, index, key):
         """The value stored for ``(sec_type, key)``; with ``key`` None the
         ``index``-th value of ``sec_type``; None if there is none."""
         n = 0
-        for b in self.bonds:
+        for b in self.pending + self.bonds:
             if b[0] != sec_type:
                 continue
             if key is None:
@@ -129,16 +153,42 @@ class BleKeys:
         return None
 
     def set_secret(self, sec_type, key, value):
-        """Store (or with ``value`` None, delete) a secret; the oldest go past ``MAX_BONDS``."""
+        """Hold a secret of a pairing under way (``commit`` keeps it once the
+        link is authenticated); with ``value`` None, delete it now."""
         key = bytes(key)
-        for i in range(len(self.bonds)):
-            b = self.bonds[i]
-            if b[0] == sec_type and b[1] == key:
-                self.bonds.pop(i)
-                break
-        if value is not None:
-            self.bonds.append([sec_type, key, bytes(value)])
-            if len(self.bonds) > MAX_BONDS:
-                self.bonds.pop(0)
-        self.dirty = True
+        _remove(self.pending, sec_type, key)
+        if value is None:
+            if _remove(self.bonds, sec_type, key):
+                self.dirty = True
+        elif len(self.pending) < MAX_BONDS:
+            self.pending.append([sec_type, key, bytes(value)])
         return True
+
+    def commit(self):
+        """A link was authenticated with the PIN: its pairing's secrets become
+        bonds (the oldest go past ``MAX_BONDS``)."""
+        if not self.pending:
+            return
+        for b in self.pending:
+            _remove(self.bonds, b[0], b[1])
+            self.bonds.append(b)
+        self.pending = []
+        while len(self.bonds) > MAX_BONDS:
+            self.bonds.pop(0)
+        self.dirty = True
+
+    def drop_pending(self):
+        """A pairing ended without the PIN: nothing of it is kept."""
+        self.pending = []
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _remove(lst, sec_type, key):
+    for i in range(len(lst)):
+        if lst[i][0] == sec_type and lst[i][1] == key:
+            lst.pop(i)
+            return True
+    return False

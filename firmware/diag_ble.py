@@ -28,6 +28,8 @@ def ble_lines(app):
     out.append("  advertisement key %s  model id 0x%04X  commands %d ok, %d refused%s" % (
         app.ble_keys.key.hex(), s.get("ble_model_id"), r.commands_ok, r.commands_refused,
         "; last refused: %s" % r.last_refusal if r.last_refusal else ""))
+    if r.errors:
+        out.append("  radio errors %d (counted, protection unaffected); last: %s" % (r.errors, r.last_error))
     return out
 
 
@@ -58,8 +60,8 @@ def new_advert_key(app):
 
 
 def forget_bonds(app):
-    """Forget every bonded phone (each must pair again with the PIN)."""
+    """Forget every bonded phone and cut off the connected ones (each must
+    pair again with the PIN)."""
     if app.ble_keys is None:
         raise ValueError("this board has no Bluetooth")
-    app.ble_keys.bonds = []
-    app.ble_keys.dirty = True
+    app.ble_keys.forget()

@@ -43,6 +43,13 @@ SESSION_UUID = "5ab00010-3c1e-4f7a-9d2e-8b6f0c1e7a51"
 COMMAND_UUID = "5ab00011-3c1e-4f7a-9d2e-8b6f0c1e7a51"
 RESULT_UUID = "5ab00012-3c1e-4f7a-9d2e-8b6f0c1e7a51"
 
+# Characteristic flags: read 0x0002, write 0x0008, notify 0x0010, read encrypted
+# 0x0200, read authenticated 0x0400, write encrypted 0x1000, write authenticated
+# 0x2000: the stack itself refuses an unpaired or unauthenticated access.
+_READ_SECURE = const(0x0002 | 0x0200 | 0x0400)
+_NOTIFY_SECURE = const(0x0002 | 0x0010 | 0x0200 | 0x0400)
+_WRITE_SECURE = const(0x0008 | 0x1000 | 0x2000)
+
 LIVE_FMT = "<HiHHihHBB"
 LIVE_LEN = const(20)
 CODES_LEN = const(4)
@@ -104,7 +111,7 @@ class Values:
                          0xFFFF if bank is None else (bank.bank_mv if bank.bank_mv < 0xFFFF else 0xFFFE),
                          st.current_ma if st.current_known else 0x7FFFFFFF,
                          st.soc_pct10 if st.soc_pct10 >= 0 else 0xFFFF,
-                         st.ttg_min if 0 <= st.ttg_min < 0xFFFF else 0xFFFF,
+                         0xFFFF if st.ttg_min < 0 else (st.ttg_min if st.ttg_min < 0xFFFE else 0xFFFE),
                          st.consumed_mah if st.soc_pct10 >= 0 else 0,
                          0x7FFF if bank is None else bank.temp_max_dc,
                          R.io_status(st), err, n)
@@ -130,10 +137,49 @@ class Values:
             struct.pack_into("<H", b, 8 + 2 * k, bank.cell_mv[i * MAX_CELLS + k])
 
 
+def service(uuid):
+    """The service for ``gatts_register_services`` (``uuid``: the ``bluetooth.UUID``
+    class); its value handles come back in this order: live, codes, battery,
+    session, command, result."""
+    return (uuid(SERVICE_UUID), (
+        (uuid(LIVE_UUID), _NOTIFY_SECURE),
+        (uuid(CODES_UUID), _NOTIFY_SECURE),
+        (uuid(BATTERY_UUID), _NOTIFY_SECURE),
+        (uuid(SESSION_UUID), _READ_SECURE),
+        (uuid(COMMAND_UUID), _WRITE_SECURE),
+        (uuid(RESULT_UUID), _NOTIFY_SECURE),
+    ))
+
+
 def result(seq, status, text=""):
     """The result characteristic's value: ``seq | status | text`` (text cut to fit)."""
     body = text.encode()
-    return struct.pack("<HB", seq & 0xFFFF, status) + body[:RESULT_MAX - 3]
+    n = RESULT_MAX - 3
+    if len(body) > n:
+        while n > 0 and (body[n] & 0xC0) == 0x80:   # never inside a UTF-8 character
+            n -= 1
+        body = body[:n]
+    return struct.pack("<HB", seq & 0xFFFF, status) + body
+
+
+class Conn:
+    """A connection slot: ``handle`` (-1 free), link security, session, last result."""
+
+    def __init__(self):
+        self.handle = -1
+        self.encrypted = False
+        self.authenticated = False
+        self.bonded = False
+        self.mtu = 23
+        self.session = None
+        self.result = b""
+
+    def open(self, handle, token):  # a new connection (handle -1: the slot is freed)
+        self.handle = handle
+        self.encrypted = self.authenticated = self.bonded = False
+        self.mtu = 23
+        self.session = Session(token)
+        self.result = b""
 
 
 class Session:

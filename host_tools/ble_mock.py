@@ -266,10 +266,7 @@ class MockBLE:
             return ATT_WRITE_NOT_PERMITTED
         if self.enforce and a.flags & (FLAG_WRITE_ENCRYPTED | FLAG_WRITE_AUTHENTICATED) and not c.authenticated:
             return ATT_INSUFFICIENT_AUTHENTICATION
-        data = bytes(data)
-        if len(data) > a.size:
-            return 0x0D                  # invalid attribute value length
-        a.value = data
+        a.value = bytes(data)[:a.size]   # NimBLE's binding keeps what fits its buffer
         self._irq(_IRQ_GATTS_WRITE, (conn, h))
         return ATT_OK
 

@@ -90,6 +90,8 @@ class Session:
         """Send one command; return the result text. ``BleToolError`` if refused."""
         if self.token is None:
             await self.open()
+        if self.seq >= 0xFFFF:
+            raise BleToolError("this session has used every sequence number: reconnect")
         self.seq += 1
         await self.link.write(G.COMMAND_UUID, self.token + struct.pack("<HB", self.seq, op) + body)
         res = bytes(await self.link.read(G.RESULT_UUID))

@@ -236,13 +236,14 @@ def test_a_new_key_is_used_at_once():
 def test_an_encryption_with_a_short_key_is_not_authenticated():
     r = rig()
     h = r.ble.connect(ADDR[0])
+    before = snapshot(r)
     r.ble._irq(28, (h, 1, 1, 0, 7))                     # encrypted, MITM, but a 7-byte key
-    c = r.radio._slot(h)
-    assert c.encrypted and not c.authenticated
-    r.ble.centrals[h].authenticated = True             # even if the stack let it through
-    rc = r.ble.write(h, G.COMMAND_UUID, envelope(b"\x00" * 4, 1, G.OP_SWITCH, b"\x00"))
-    assert rc == 0 and results(r, h)[-1][1] == G.NOT_AUTHENTICATED
-    assert r.ble.read(h, G.SESSION_UUID)[0] == ATT_AUTH
+    # Not authenticated: the board drops the link and keeps nothing of the pairing.
+    assert r.radio._slot(h) is None and h not in r.ble.centrals
+    assert h in r.ble.disconnected_by_device
+    assert r.app.ble_keys.pending == [] and r.app.ble_keys.bonds == []
+    r.run_for(2000)
+    assert snapshot(r) == before
 
 
 # ---------------------------------------------------------------- pairing refusals
@@ -279,10 +280,19 @@ def test_just_works_encryption_without_the_pin_is_refused(enforce):
     before = snapshot(r)
     h = r.ble.connect(ADDR[0])
     r.ble.encrypt_unauthenticated(h)
-    assert r.radio.slots[0].encrypted and not r.radio.slots[0].authenticated
+    # Encrypted without the PIN: the board drops the link at once, keeps no bond.
+    assert h not in r.ble.centrals and h in r.ble.disconnected_by_device
+    assert r.radio.connections() == 0 and r.app.ble_keys.bonds == []
+    # Had the stack not dropped it (a slot still marked only encrypted), the
+    # firmware's own checks refuse it.
+    c = r.radio.slots[0]
+    c.open(h, b"\x01\x02\x03\x04")
+    c.encrypted = True
+    r.ble.centrals[h] = ble_mock._Central(h, ADDR[0])
+    r.ble.centrals[h].encrypted = True
     assert r.ble.read(h, G.SESSION_UUID)[0] == ATT_AUTH
     assert r.ble.read(h, G.LIVE_UUID)[0] == ATT_AUTH
-    rc = r.ble.write(h, G.COMMAND_UUID, envelope(b"\x00" * 4, 1, G.OP_SWITCH, b"\x00"))
+    rc = r.ble.write(h, G.COMMAND_UUID, envelope(b"\x01\x02\x03\x04", 1, G.OP_SWITCH, b"\x00"))
     if enforce:
         assert rc == ATT_AUTH
     else:
@@ -648,6 +658,7 @@ def test_notifications_reach_authenticated_phones_only_and_decode_to_the_status(
     plain = r.ble.connect(ADDR[1])
     just = r.ble.connect(ADDR[2])
     r.ble.encrypt_unauthenticated(just)
+    assert just not in r.ble.centrals                   # paired without the PIN: dropped
     wrong = r.ble.connect(ADDR[3])
     assert not r.ble.pair(wrong, 999999)
     checked = 0
@@ -680,7 +691,7 @@ def test_notifications_reach_authenticated_phones_only_and_decode_to_the_status(
     assert checked >= 5
     assert v[1] < 0 and abs(v[1] - (-14800)) <= 100     # two batteries discharging 7.4 A
     assert {struct.unpack(G.BATTERY_HEAD, b[:8])[0] for b in r.ble.notifications(authed, G.BATTERY_UUID)} == {0, 1}
-    for other in (plain, just, wrong):
+    for other in (plain, wrong):
         assert r.ble.notifications(other) == []
     # The authenticated phone reads the same value.
     rc, val = r.ble.read(authed, G.LIVE_UUID)
@@ -794,6 +805,8 @@ def test_max_bonds_evicts_the_oldest():
     n = K.MAX_BONDS + 5
     for i in range(n):
         assert k.set_secret(1, b"addr%03d" % i, b"ltk%03d" % i) is True
+        assert k.bonds == [] or k.bonds[-1][1] != b"addr%03d" % i   # held until authenticated
+        k.commit()
     assert len(k.bonds) == K.MAX_BONDS
     assert [b[1] for b in k.bonds] == [b"addr%03d" % i for i in range(5, n)]
     assert k.get_secret(1, 0, b"addr000") is None
@@ -804,11 +817,13 @@ def test_max_bonds_evicts_the_oldest():
     assert k.get_secret(2, 0, None) is None
     # Re-storing a key moves it to the newest; deleting removes it.
     k.set_secret(1, b"addr005", b"new")
+    k.commit()
     assert k.bonds[-1] == [1, b"addr005", b"new"] and len(k.bonds) == K.MAX_BONDS
     k.set_secret(1, b"addr006", None)
     assert k.get_secret(1, 0, b"addr006") is None and len(k.bonds) == K.MAX_BONDS - 1
     # Types are kept apart.
     k.set_secret(2, b"addr007", b"irk")
+    k.commit()
     assert k.get_secret(2, 0, b"addr007") == b"irk" and k.get_secret(1, 0, b"addr007") == b"ltk007"
 
 
@@ -833,3 +848,57 @@ def test_set_pin_and_parse_pin_limits():
         with pytest.raises(ValueError):
             K.parse_pin(bad)
     assert K.pin_text(42) == "000042"
+
+
+# --- a failing radio never reaches the control loop or the stack ------------------
+
+def test_a_radio_call_that_raises_in_the_tick_is_counted_and_protection_goes_on():
+    r = rig()
+    h, token = phone(r)
+
+    def broken_notify(conn, handle, data=None):
+        raise OSError(-128)           # NimBLE: the phone left between its event and the notify
+    r.ble.gatts_notify = broken_notify
+    r.run_for(3000)
+    assert r.radio.errors >= 1 and "OSError" in r.radio.last_error
+    assert not r.st.stopped
+    # Protection still acts: a low cell withdraws ATD as without Bluetooth.
+    r.set_cells(3300, 2500, 3300, 3300)
+    r.run_for(40000)
+    assert not r.st.atd and "A-B01" in r.st.reason_list(C.PORT_ATD)
+
+
+def test_an_exception_inside_a_radio_event_does_not_escape_into_the_stack():
+    r = rig()
+    h, token = phone(r)
+
+    def broken_read(handle):
+        raise RuntimeError("stack buffer gone")
+    r.ble.gatts_read = broken_read
+    before = r.radio.errors
+    # The mock calls the firmware's handler as NimBLE would: it must return normally.
+    assert r.ble.write(h, G.COMMAND_UUID, token + b"\x01\x00\x03\x00") == 0
+    assert r.radio.errors == before + 1
+    assert r.app.inbox.pending() == 0
+    status = r.ble._irq(4, (h, r.ble.handle(G.LIVE_UUID)))   # a read request still answers
+    assert status == 0
+
+
+def test_a_write_longer_than_the_command_buffer_is_cut_and_refused_as_malformed():
+    r = rig()
+    h, token = phone(r)
+    before = snapshot(r)
+    body = b'{"charge_limit_v": 14.1, "pad": "' + b"x" * 300 + b'"}'
+    status, text = command(r, h, token, 1, G.OP_SET, body)
+    assert status == G.MALFORMED
+    r.run_for(2000)
+    assert snapshot(r) == before and r.s.get("charge_limit_v") == 14.2
+
+
+def test_forgetting_the_phones_cuts_off_the_connected_ones_too():
+    r = rig()
+    h, token = phone(r)
+    r.app.inbox.post((I.FACTORY_RESET,))
+    r.run_for(500)
+    assert h not in r.ble.centrals and r.radio.connections() == 0
+    assert r.app.ble_keys.bonds == [] and r.app.ble_keys.pin == 0
