@@ -4,9 +4,9 @@ Data flows one way: link bytes -> bank -> link health and inputs (remote,
 current, the power ports' sensors and the short-circuit latch) -> battery
 monitor -> diagnosis (detectors, qualifier) -> decide (port permissions with
 reasons) -> the power ports (alternator regulator, System+ gates) -> status
-record -> Bluetooth (advertisement, GATT values) -> indicators -> output ports. Commands from the REPL (and later
-Bluetooth) wait in ``inbox`` and are applied at one point of the tick; no other
-context writes the core's state. Nothing here reads a clock: ``tick(now_ms)``.
+record -> Bluetooth (advertisement, GATT values) -> indicators -> output
+ports. Commands from the REPL and Bluetooth wait in ``inbox`` and are applied
+at one point of the tick; no other context writes the core's state. Nothing here reads a clock: ``tick(now_ms)``.
 """
 from micropython import const
 

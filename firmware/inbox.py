@@ -1,4 +1,4 @@
-"""The command inbox: how the REPL (and later Bluetooth) change the running BMS.
+"""The command inbox: how the REPL and Bluetooth (``gatt``) change the running BMS.
 
 Other contexts never write the core's state: they ``post`` a command and the
 control tick applies it with ``drain`` at a fixed point of the tick. Posting is
