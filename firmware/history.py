@@ -84,8 +84,13 @@ class History:
         self._extreme("min_cell_mv", "max_cell_mv", bank.cell_max_mv)
         self._extreme("min_temp_dc", "max_temp_dc", bank.temp_min_dc)
         self._extreme("min_temp_dc", "max_temp_dc", bank.temp_max_dc)
-        # mW in 10 mW steps keeps every product a small int up to 60 V x 2 000 A.
-        mws = (bank.bank_mv // 10) * (ma // 10 if ma >= 0 else -((-ma) // 10)) // 10 * dt_ms // 1000
+        # Power in mW, energy in mW·s and charge in mA·ms: every product stays a
+        # small int (< 2**30, no allocation) up to 60 V x 2 000 A with ticks up to
+        # 500 ms apart (whole amps and watts first, then the rest).
+        a = ma if ma >= 0 else -ma
+        mv = bank.bank_mv
+        mw = mv * (a // 1000) + mv * (a % 1000) // 1000
+        mws = (mw // 1000) * dt_ms + (mw % 1000) * dt_ms // 1000
         if ma < 0:
             self._out_mams += -ma * dt_ms
             q = self._out_mams // 3600000
@@ -93,7 +98,7 @@ class History:
                 self.drawn_mah += q
                 self._out_mams -= q * 3600000
                 self.changed = True
-            self._out_mws += -mws
+            self._out_mws += mws
             if self._out_mws >= _MWS_PER_WH:
                 self.discharged_wh += self._out_mws // _MWS_PER_WH
                 self._out_mws %= _MWS_PER_WH

@@ -130,9 +130,11 @@ class LinkMaster:
                 fresh = True
             pos += flen
         if pos:
+            # Keep the unread tail at the front. A byte loop: slicing memoryviews
+            # would allocate two view objects each time (a noisy link does this often).
             remain = end - pos
-            if remain:
-                self._rxmv[0:remain] = self._rxmv[pos:end]
+            for k in range(remain):
+                rx[k] = rx[pos + k]
             self.rx_len = remain
         return fresh
 

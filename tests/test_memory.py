@@ -119,3 +119,18 @@ def test_ticks_with_codes_coming_and_outputs_blinking_allocate_nothing():
         mp.close()
     assert out["low_cell_codes"] == ["W-B01", "A-B01"] and out["silent_codes"] == ["W-B05", "A-B05"]
     assert out["low_cell"] == 0 and out["silent"] == 0, out
+
+
+def test_every_workload_allocates_nothing_per_tick():
+    """Issue 10's table: each workload at 0 B per steady-state tick under
+    MicroPython, except a frame failing its CRC (binascii.crc32 returns a 32-bit
+    int, which 3 times in 4 is a big int): at most 32 B for each such frame."""
+    r = bench.workloads(ticks=100)
+    assert r["alarm_continuous_codes"] == r["alarm_intermittent_codes"] == "W-B01,A-B01"
+    assert r["link_lost_codes"] == "W-B05,A-B05"
+    assert r["ble_adverts"] >= 5 and r["regulator_state"] == 7
+    for name in bench.WORKLOADS:
+        if name != "noisy_link":
+            assert r[name] == 0, (name, r)
+    assert r["noisy_link_crc_failures"] >= 3
+    assert r["noisy_link"] * 100 <= 32 * r["noisy_link_crc_failures"], r
