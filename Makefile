@@ -39,7 +39,7 @@ sim-alternator: $(STAMP)
 	$(PY) -m host_tools.sim host_tools/scenarios/alternator.toml --trace build/sim/alternator.jsonl
 
 test: $(STAMP) $(MPY_STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto tests
 
 build: $(STAMP)
 	$(PY) -m host_tools.build
