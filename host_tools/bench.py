@@ -75,8 +75,8 @@ def _heap(mp):
     return int(mp.run("import gc\ngc.collect()\nprint(gc.mem_alloc())").strip())
 
 
-def memory(batteries=20, ticks=1000):
-    mp = MicroPython()
+def memory(batteries=20, ticks=1000, version="1.27"):
+    mp = MicroPython(version)
     try:
         mp.load_firmware(extra=[os.path.join(host_tools.ROOT, "host_tools", "mpy", n) for n in ("bench_memory.py", "mp_ring.py")])
         mp.reset()
@@ -100,10 +100,10 @@ WORKLOADS = ("quiet", "alarm_continuous", "alarm_intermittent", "noisy_link", "l
              "late_ticks", "bank_50x16", "ble_advertising", "regulator")
 
 
-def workloads(ticks=200):
+def workloads(ticks=200, version="1.27"):
     """Bytes allocated per steady-state tick under each workload of
-    ``host_tools/mpy/bench_workloads.py`` (issue 10; goal 0 each), under MicroPython."""
-    mp = MicroPython()
+    ``host_tools/mpy/bench_workloads.py`` (issue 10; goal 0 each), under MicroPython ``version``."""
+    mp = MicroPython(version)
     try:
         mp.load_firmware(extra=[os.path.join(host_tools.ROOT, "host_tools", "mpy", n)
                                 for n in ("bench_workloads.py", "mp_ring.py")])

@@ -17,18 +17,29 @@ MPY_DIR = os.path.join(HERE, "mpy")
 ROOT = os.path.dirname(HERE)
 
 
+# The interpreters the tests run: the minimum supported release and the newest on
+# the npm registry (host_tools/mpy/package.json pins both).
+VERSIONS = {"1.27": "@micropython/micropython-webassembly-pyscript", "1.29": "micropython-newest"}
+MINIMUM = "1.27"
+NEWEST = "1.29"
+
+
 class MicroPythonError(RuntimeError):
     """Code raised inside MicroPython; the message is its traceback."""
 
 
-def available():
+def available(version=MINIMUM):
     return shutil.which("node") is not None and os.path.isdir(
-        os.path.join(MPY_DIR, "node_modules", "@micropython", "micropython-webassembly-pyscript"))
+        os.path.join(MPY_DIR, "node_modules", VERSIONS[version]))
 
 
 class MicroPython:
-    def __init__(self):
-        self.proc = subprocess.Popen(["node", os.path.join(MPY_DIR, "bridge.mjs")], cwd=MPY_DIR,
+    """``version``: a key of ``VERSIONS`` (default the minimum supported, 1.27)."""
+
+    def __init__(self, version=MINIMUM):
+        env = dict(os.environ, MPY_PACKAGE=VERSIONS[version])
+        self.version = version
+        self.proc = subprocess.Popen(["node", os.path.join(MPY_DIR, "bridge.mjs")], cwd=MPY_DIR, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def _call(self, req):

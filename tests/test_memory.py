@@ -5,16 +5,19 @@ Not a timing test: allocation is deterministic. The figures themselves come from
 """
 import json
 
+import pytest
+
 from host_tools import bench, mpy_bridge
 
 
-def test_steady_state_tick_allocates_nothing_with_20_and_50_batteries():
-    r = bench.memory(batteries=20, ticks=300)
-    assert r["interpreter"].startswith("micropython 1.27")
+@pytest.mark.parametrize("version", sorted(mpy_bridge.VERSIONS))
+def test_steady_state_tick_allocates_nothing_with_20_and_50_batteries(version):
+    r = bench.memory(batteries=20, ticks=300, version=version)
+    assert r["interpreter"].startswith("micropython " + version)
     assert r["frames_ok"] > 30
     assert r["alloc_bytes_per_tick"] == 0, r
     assert 0 < r["heap_used_bytes"] <= 32 * 1024, r
-    r50 = bench.memory(batteries=50, ticks=100)
+    r50 = bench.memory(batteries=50, ticks=100, version=version)
     assert r50["alloc_bytes_per_tick"] == 0, r50
 
 
@@ -121,11 +124,12 @@ def test_ticks_with_codes_coming_and_outputs_blinking_allocate_nothing():
     assert out["low_cell"] == 0 and out["silent"] == 0, out
 
 
-def test_every_workload_allocates_nothing_per_tick():
+@pytest.mark.parametrize("version", sorted(mpy_bridge.VERSIONS))
+def test_every_workload_allocates_nothing_per_tick(version):
     """Issue 10's table: each workload at 0 B per steady-state tick under
     MicroPython, except a frame failing its CRC (binascii.crc32 returns a 32-bit
     int, which 3 times in 4 is a big int): at most 32 B for each such frame."""
-    r = bench.workloads(ticks=100)
+    r = bench.workloads(ticks=100, version=version)
     assert r["alarm_continuous_codes"] == r["alarm_intermittent_codes"] == "W-B01,A-B01"
     assert r["link_lost_codes"] == "W-B05,A-B05"
     assert r["ble_adverts"] >= 5 and r["regulator_state"] == 7

@@ -1,6 +1,6 @@
 """The portable tests (tests/portable/ptest_*.py) under both interpreters:
-CPython, and the real MicroPython 1.27 (WebAssembly port) with the same firmware
-files and the same pin mock."""
+CPython, and the real MicroPython (WebAssembly port): 1.27, the minimum
+supported, and the newest release, with the same firmware files and pin mock."""
 import ast
 import glob
 import importlib
@@ -46,14 +46,15 @@ def test_cpython(mod, func):
     getattr(importlib.import_module(mod), func)()
 
 
-@pytest.fixture(scope="session")
-def micropython():
-    if not mpy_bridge.available():
+@pytest.fixture(scope="session", params=sorted(mpy_bridge.VERSIONS))
+def micropython(request):
+    """The real MicroPython: the minimum supported release and the newest."""
+    if not mpy_bridge.available(request.param):
         pytest.fail("MicroPython (WebAssembly) is not installed: run `make test`, which runs npm ci in host_tools/mpy")
-    mp = mpy_bridge.MicroPython()
+    mp = mpy_bridge.MicroPython(request.param)
     mp.load_firmware(extra=MODULES + HELPERS)
     out = mp.run("import sys\nprint(sys.implementation.name, sys.implementation.version)")
-    assert out.startswith("micropython (1, 27")
+    assert out.startswith("micropython (%s, " % request.param.replace(".", ", ")), out
     yield mp
     mp.close()
 

@@ -3,7 +3,8 @@
 //   {"op": "write", "path": "/lib/x.py", "data": "..."}  -> {"ok": true}
 //   {"op": "run", "code": "..."}                         -> {"ok": bool, "out": "...", "error": "..."}
 //   {"op": "reset"}                                      -> a fresh interpreter
-import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+// MPY_PACKAGE picks the interpreter: the pinned 1.27 (default) or "micropython-newest".
+const { loadMicroPython } = await import(process.env.MPY_PACKAGE || "@micropython/micropython-webassembly-pyscript");
 import { mpCrypto } from "./mp_crypto.mjs";
 import { createInterface } from "node:readline";
 
