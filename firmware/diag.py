@@ -33,7 +33,9 @@ def _get(app):
     return app
 
 
-def bank_lines(app=None):
+def bank_lines(app=None, batteries=True):
+    """The bank's lines; with ``batteries`` False, without the per-battery ones
+    (``diag_bank.print_battery`` prints those without building strings)."""
     st = _get(app).status
     b = st.bank
     if st.batteries == 0 and st.startup:
@@ -45,7 +47,7 @@ def bank_lines(app=None):
     out.append("  voltage %s V  current %s A (%s)  cells %s..%s V  temperature %s..%s C  reading %d.%d s old" % (
         _v(b.bank_mv), _a(st.current_ma), SOURCE_NAMES[st.current_source], _v(b.cell_min_mv), _v(b.cell_max_mv),
         _c(b.temp_min_dc), _c(b.temp_max_dc), st.reading_age_ms // 1000, st.reading_age_ms % 1000 // 100))
-    for i in range(b.count):
+    for i in range(b.count if batteries else 0):
         cells = " ".join(_v(b.cell_mv[i * MAX_CELLS + k]) for k in range(b.n_cells[i]))
         temps = " ".join(_c(b.temp_dc[i * MAX_TEMPS + k]) for k in range(b.n_temps[i]))
         out.append("  #%d %s %dAh fw %d.%02d pos %d: %s V %s A  cells [%s]  T [%s]%s" % (
@@ -127,10 +129,16 @@ def loop_lines(app=None):
 def status(app=None):
     """Print the loop state, the bank, outputs with reasons, the power ports,
     active codes, link counters and Bluetooth."""
+    app = _get(app)
     for part in (loop_lines, bank_lines, monitor_lines, output_lines, power_lines, code_lines, link_lines,
                  ble_lines):
-        for line in part(app):
+        # Part by part, so one part's strings are garbage before the next is made.
+        for line in (bank_lines(app, False) if part is bank_lines else part(app)):
             print(line)
+        if part is bank_lines and app.status.bank is not None:
+            import diag_bank
+            for i in range(app.status.bank.count):
+                diag_bank.print_battery(app.status.bank, i)
 
 
 def ble_lines(app=None):
