@@ -40,32 +40,7 @@ def test_the_probe_can_see_an_allocation():
 
 PATHS = r'''
 import gc, bench_memory, inbox, mp_ring
-
-
-class QuietPin:
-    """On the board a pin write is C code; the pin mock logs every change in a
-    list, which would count here. The tick's own allocations are what is measured."""
-
-    def value(self, v=None):
-        return 0
-
-
-class QuietPwm:
-    """The same for a PWM output (the alternator gate): the mock logs its on/off edges."""
-
-    def duty_u16(self, d=None):
-        return 0
-
-
-class Silent:
-    def write(self, buf):
-        return len(buf)
-
-    def any(self):
-        return 0
-
-    def readinto(self, buf):
-        return 0
+from bench_workloads import QuietPin, QuietPwm, Silent   # stand-ins that log nothing: on the board, C
 
 
 def run(app, k):
@@ -116,7 +91,8 @@ def test_ticks_with_codes_coming_and_outputs_blinking_allocate_nothing():
     pre-alarm and the status LED blinking."""
     mp = mpy_bridge.MicroPython()
     try:
-        mp.load_firmware(extra=["host_tools/mpy/bench_memory.py", "host_tools/mpy/mp_ring.py"])
+        mp.load_firmware(extra=["host_tools/mpy/bench_memory.py", "host_tools/mpy/mp_ring.py",
+                                "host_tools/mpy/bench_workloads.py"])
         out = json.loads(mp.run("import json\n" + PATHS))
     finally:
         mp.close()
