@@ -174,6 +174,30 @@ def _ble(app):
     return radio
 
 
+def _now_us():
+    import host_clock
+    return host_clock.now_us()
+
+
+def frame_tick_ms(batteries, cells, polls=20):
+    """The time of the tick that parses a ring answer (the slowest kind: frame
+    decode, bank aggregates, every detector), in ms on this interpreter: the
+    mean and the max over ``polls`` answers, measured with the host's clock."""
+    app = _boot(mp_ring.QuietUart(_frame(batteries, cells)))
+    _measure(app, 1, 100, 30)
+    now = app._last_ms
+    times = []
+    while len(times) < polls:
+        now = (now + 100) & _WRAP
+        ok = app.link.frames_ok
+        t0 = _now_us()
+        app.tick(now)
+        dt = (_now_us() - t0) % 1073741824
+        if app.link.frames_ok != ok:
+            times.append(dt)
+    return {"mean_ms": sum(times) / len(times) / 1000, "max_ms": max(times) / 1000}
+
+
 def run(ticks=200):
     out = {}
     q = mp_ring.QuietUart

@@ -19,6 +19,8 @@ async function fresh(heapsize) {
     stderr: (s) => { out += s + "\n"; },
   });
   mp.registerJsModule("mp_crypto", mpCrypto);
+  // The host's clock in µs (this port's ticks_us counts whole ms): for tick timings.
+  mp.registerJsModule("host_clock", { now_us: () => Math.round(performance.now() * 1000) % 1073741824 });
   mkdirs("/lib/x");
   for (const [path, data] of files) mp.FS.writeFile(path, data);
 }
