@@ -67,7 +67,6 @@ OP_CLEAR_HISTORY = const(4)
 OP_RESET_ALARMS = const(5)
 OP_SET_PIN = const(6)          # body: 6 ASCII digits
 OP_LIST = const(7)             # body: 1 byte page -> setting names, comma separated
-OPS = (OP_GET, OP_SET, OP_SWITCH, OP_CLEAR_HISTORY, OP_RESET_ALARMS, OP_SET_PIN, OP_LIST)
 
 # Result status.
 OK = const(0)

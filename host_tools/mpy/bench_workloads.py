@@ -54,6 +54,7 @@ class Noisy(mp_ring.QuietUart):
     def __init__(self, f):
         mp_ring.QuietUart.__init__(self, f)
         self.n = 0
+        self._orig = self.frame[10] & 0x40
 
     def write(self, buf):
         r = mp_ring.QuietUart.write(self, buf)
@@ -206,9 +207,7 @@ def run(ticks=200):
         app = _boot(q(_frame(4, 4, low=True)), {"pre_alarm_mode": mode})
         out["alarm_" + mode] = _measure(app, ticks * 2, 100, 40)
         out["alarm_%s_codes" % mode] = ",".join(app.status.active_codes())
-    noisy = Noisy(_frame(4, 4))
-    noisy._orig = noisy.frame[10] & 0x40
-    app = _boot(noisy)
+    app = _boot(Noisy(_frame(4, 4)))
     _measure(app, 1, 100, 60)
     crc0 = app.link.errors[0]                       # frame.ERR_CRC
     out["noisy_link"] = _measure(app, ticks, 100, 0)
