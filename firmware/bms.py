@@ -30,7 +30,8 @@ from monitor import UNKNOWN, Monitor
 from status import Status
 from ticks import ticks_diff
 
-TICK_MS = const(100)          # control period; the link polls every 1000 ms
+running = None  # the Bms that main.main() started (diag finds it here)
+TICK_MS = const(100)          # control period; the link polls as fast as the wire allows (link.py)
 RELEASE_OFF_MS = const(1000)  # remote off this long, then on: releases a locked power port
 
 
@@ -203,7 +204,7 @@ class Bms:
         st.link_frames_ok = link.frames_ok
         st.link_rejected = link.error_total()
         st.link_answered_pct = lh.answered_pct()
-        st.link_seq = link.seq
+        st.link_seq = link.bank_seq
 
     def _user_action(self):
         # A deliberate user action: latched under-voltage withdrawals and port

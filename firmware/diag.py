@@ -3,8 +3,9 @@
 Prints the bank, each port with the reasons it is withdrawn, the active codes
 and the link counters, all read from the status record (``status.Status``).
 Changes go through the command inbox (``inbox``): the control tick applies them,
-so nothing here writes the core's state from the REPL's thread. ``main``
-attaches the running controller; tests and the simulator pass one explicitly.
+so nothing here writes the core's state from the REPL's thread. The running
+controller is the one ``main`` started (``bms.running``; diag is not imported at
+boot) or one given to ``attach``; tests and the simulator pass one explicitly.
 Allocates freely: never called from the loop.
 """
 from bank import MAX_CELLS, MAX_TEMPS, TOPOLOGY_NAMES
@@ -27,7 +28,9 @@ def attach(app):
 
 
 def _get(app):
-    app = app or _app
+    if app is None:
+        import bms
+        app = _app or bms.running
     if app is None:
         raise RuntimeError("no BMS attached: main.py has not started the control loop")
     return app
@@ -111,7 +114,7 @@ def link_lines(app=None):
     st = _get(app).status
     errs = ", ".join("%s %d" % (L.ERROR_NAMES[i], st.link_errors[i])
                      for i in range(len(L.ERROR_NAMES)) if st.link_errors[i])
-    return ["link: %d frames ok, %d %% of recent polls answered, rejected: %s" % (
+    return ["link: %d frames ok, %d %% of recent seconds answered, rejected: %s" % (
         st.link_frames_ok, st.link_answered_pct, errs or "none")]
 
 

@@ -48,7 +48,11 @@ CAPACITY_AH_MAX = const(10000)
 FLAGS_DEFINED = const(0x0003)       # bank.FLAG_BALANCING | bank.FLAG_FAULT
 SERIAL_HASH_MASK = const(0xFFFFFF)  # Bank.serial_hash: 24 bits, always a small int
 
-POLL_INTERVAL_MS = const(1000)   # one bank reading a second (docs/link-protocol.md)
+# The poll cycle (docs/link-protocol.md, "Poll timing"): the next poll goes out as
+# soon as the answer to the last one was handled, but no sooner than
+# POLL_MIN_MS after it; an answer not back within POLL_TIMEOUT_MS is given up.
+POLL_MIN_MS = const(100)        # one control tick: a 20 x 4 bank reads at 10 Hz
+POLL_TIMEOUT_MS = const(1000)   # the longest frame (50 x 16 cells, 4 sensors) takes 0.30 s
 
 # Error counters, indexes into LinkMaster.errors. New names go at the end so the
 # indexes keep their meaning.
@@ -134,25 +138,6 @@ def put_seq_crc(buf, at, seq, table):
                 buf[at + j] ^= table[o + j]
 
 
-def _u16(b, i):
-    return b[i] | (b[i + 1] << 8)
-
-
-def _i16(b, i):
-    v = b[i] | (b[i + 1] << 8)
-    return v - 0x10000 if v & 0x8000 else v
-
-
-def _i32(b, i):
-    # Called only once the top byte is 0x00 or 0xFF (decode_records' current range
-    # check), so no intermediate leaves the 31-bit small-int range of a 32-bit
-    # MicroPython port (that would allocate a big int).
-    hi = b[i + 3]
-    if hi & 0x80:
-        hi -= 256
-    return (hi << 24) + (b[i + 2] << 16) + (b[i + 1] << 8) + b[i]
-
-
 def decode_records(buf, start, plen, hop, out):
     """Decode ``hop`` records from ``buf[start:start+plen]`` into Bank ``out``.
 
@@ -161,10 +146,31 @@ def decode_records(buf, start, plen, hop, out):
     to count: ``ERR_RECORD`` (malformed) or ``ERR_RANGE`` (a value out of range).
     On an error ``out`` holds garbage and must not be used. ``out.count`` and the
     aggregates are set only on success. Also fills ``out.serial_hash[n]``: a
-    24-bit hash of the 12 serial bytes (h = h * 31 + byte, masked to 24 bits).
+    24-bit hash of the 12 serial bytes (h = h * 31 + byte, masked to 24 bits);
+    the serial bytes are copied only when that hash differs from the one ``out``
+    held at ``n``.
+
+    The hot path of the control tick (docs/esp32-budget.md): the bytes are read
+    inline rather than through helpers (a call costs more than the arithmetic on
+    MicroPython), and the cell and temperature extremes are found while the
+    values are stored, so the aggregates need no second pass over the cells.
+    No allocation: every intermediate stays a small int (a current's top byte is
+    checked to be 0x00 or 0xFF before its 32-bit value is assembled).
     """
     i = start
     end = start + plen
+    cell_mv = out.cell_mv
+    temp_dc = out.temp_dc
+    serial = out.serial
+    serial_hash = out.serial_hash
+    max_cells = bank_mod.MAX_CELLS
+    max_temps = bank_mod.MAX_TEMPS
+    cmin = 0xFFFF
+    cmax = -1
+    cmin_at = 0
+    cmax_at = 0
+    tmin = 32767
+    tmax = -32768
     for n in range(hop):
         if i >= end:
             return ERR_RECORD
@@ -175,37 +181,54 @@ def decode_records(buf, start, plen, hop, out):
             return ERR_RECORD
         ncells = buf[i + 27]
         ntemps = buf[i + 28]
-        if ncells < 1 or ncells > bank_mod.MAX_CELLS or ntemps < 1 or ntemps > bank_mod.MAX_TEMPS:
+        if ncells < 1 or ncells > max_cells or ntemps < 1 or ntemps > max_temps:
             return ERR_RECORD
         if rlen != RECORD_FIXED_LEN + 2 * ncells + 2 * ntemps:
             return ERR_RECORD
         spos = buf[i + 26]
         if spos < 1 or spos > MAX_SERIES_POS:
             return ERR_RECORD
-        cap = _u16(buf, i + 14)
+        cap = buf[i + 14] | (buf[i + 15] << 8)
         if cap < CAPACITY_AH_MIN or cap > CAPACITY_AH_MAX:
             return ERR_RANGE
-        mv = _u16(buf, i + 18)
+        mv = buf[i + 18] | (buf[i + 19] << 8)
         if mv > ncells * CELL_MV_MAX:
             return ERR_RANGE
         top = buf[i + 23]            # |current| <= 2 000 000 mA: top byte 0x00 or 0xFF
-        if top != 0 and top != 0xFF:
+        if top == 0:
+            ma = (buf[i + 22] << 16) | (buf[i + 21] << 8) | buf[i + 20]
+        elif top == 0xFF:
+            ma = ((buf[i + 22] << 16) | (buf[i + 21] << 8) | buf[i + 20]) - 0x1000000
+        else:
             return ERR_RANGE
-        ma = _i32(buf, i + 20)
         if ma > CURRENT_MA_MAX or ma < -CURRENT_MA_MAX:
             return ERR_RANGE
-        flags = _u16(buf, i + 24)
+        flags = buf[i + 24] | (buf[i + 25] << 8)
         if flags & ~FLAGS_DEFINED:
             return ERR_RANGE
-        s = n * bank_mod.SERIAL_LEN
-        h = 0
-        for k in range(bank_mod.SERIAL_LEN):
-            c = buf[i + 2 + k]
-            out.serial[s + k] = c
-            h = (h * 31 + c) & SERIAL_HASH_MASK
-        out.serial_hash[n] = h
+        # The serial's hash, unrolled (a loop cost half the decoding of a 4-cell
+        # record). Masking is deferred while the value stays below 2**30, which
+        # gives the same 24 bits as masking every step, and never a big int.
+        k = i + 2
+        h = (((buf[k] * 31 + buf[k + 1]) * 31 + buf[k + 2]) * 31 + buf[k + 3]) * 31 + buf[k + 4]
+        h = (h & SERIAL_HASH_MASK) * 31 + buf[k + 5]
+        h = (h & SERIAL_HASH_MASK) * 31 + buf[k + 6]
+        h = (h & SERIAL_HASH_MASK) * 31 + buf[k + 7]
+        h = (h & SERIAL_HASH_MASK) * 31 + buf[k + 8]
+        h = (h & SERIAL_HASH_MASK) * 31 + buf[k + 9]
+        h = (h & SERIAL_HASH_MASK) * 31 + buf[k + 10]
+        h = ((h & SERIAL_HASH_MASK) * 31 + buf[k + 11]) & SERIAL_HASH_MASK
+        if h != serial_hash[n]:
+            # Another battery at this place (or the first reading): its serial
+            # is copied. The same hash is taken as the same battery, as link
+            # health does when it looks for batteries that are new.
+            s = n * bank_mod.SERIAL_LEN
+            for k in range(k, k + bank_mod.SERIAL_LEN):
+                serial[s] = buf[k]
+                s += 1
+            serial_hash[n] = h
         out.capacity_ah[n] = cap
-        out.fw_version[n] = _u16(buf, i + 16)
+        out.fw_version[n] = buf[i + 16] | (buf[i + 17] << 8)
         out.voltage_mv[n] = mv
         out.current_ma[n] = ma
         out.flags[n] = flags
@@ -213,23 +236,36 @@ def decode_records(buf, start, plen, hop, out):
         out.n_cells[n] = ncells
         out.n_temps[n] = ntemps
         j = i + RECORD_FIXED_LEN
-        base = n * bank_mod.MAX_CELLS
-        for k in range(ncells):
-            v = _u16(buf, j)
+        at = n * max_cells
+        for at in range(at, at + ncells):
+            v = buf[j] | (buf[j + 1] << 8)
             if v > CELL_MV_MAX:
                 return ERR_RANGE
-            out.cell_mv[base + k] = v
+            cell_mv[at] = v
+            if v < cmin:
+                cmin = v
+                cmin_at = at
+            if v > cmax:
+                cmax = v
+                cmax_at = at
             j += 2
-        base = n * bank_mod.MAX_TEMPS
-        for k in range(ntemps):
-            t = _i16(buf, j)
+        at = n * max_temps
+        for at in range(at, at + ntemps):
+            t = buf[j] | (buf[j + 1] << 8)
+            if t & 0x8000:
+                t -= 0x10000
             if t < TEMP_DC_MIN or t > TEMP_DC_MAX:
                 return ERR_RANGE
-            out.temp_dc[base + k] = t
+            temp_dc[at] = t
+            if t < tmin:
+                tmin = t
+            if t > tmax:
+                tmax = t
             j += 2
         i += rlen
     if i != end:
         return ERR_RECORD
     out.count = hop
-    out.compute_aggregates()
+    out.set_extremes(cmin, cmax, cmin_at, cmax_at, tmin, tmax)
+    out.compute_aggregates(False)
     return DECODE_OK

@@ -1,8 +1,10 @@
 """Link health: is the BMS still watching every battery? (docs/protection.md)
 
-Judged per poll, not per answer: when the link sends its next poll, the poll counts
-as *answered* when a complete reading (every expected battery) came back for it.
-The last ``WINDOW`` polls are kept as bits. ``state`` is ``TRIP`` (failing)
+Judged per second of polls, not per answer: the link polls as fast as the wire
+allows (``link``), and when it sends the first poll at least ``SLOT_MS`` after the
+one that opened the slot, the slot counts as *answered* when a complete reading
+(every expected battery) came back in it. At one poll a second a slot is one poll.
+The last ``WINDOW`` slots are kept as bits. ``state`` is ``TRIP`` (failing)
 when no complete reading came for ``link_lost_warn_s`` or fewer than
 ``link_warn_answered_pct`` of the window was answered, ``CLEAR`` (healthy) once
 a complete reading is recent and at least ``link_clear_answered_pct`` was
@@ -10,7 +12,7 @@ answered, ``BAND`` (degraded) between. W-B05 trips on ``TRIP``, A-B05 integrates
 it over ``link_lost_alarm_s``; both are held while degraded and clear only on a
 healthy link, so a degraded link gives a steady warning and never flicks the
 ports. One good answer every 29 s cannot keep the link "healthy", and a link
-that loses one frame in three stays usable (a warning, never A-B05).
+that loses one second of answers in three stays usable (a warning, never A-B05).
 
 It also tells diagnosis what a reading means: ``fresh``, ``stale`` (older than
 ``link_lost_warn_s``), ``complete``, ``at_once`` (the first reading: judge it all
@@ -26,7 +28,8 @@ from micropython import const
 from bank import MAX_BATTERIES
 from qualifier import BAND, CLEAR, TRIP
 
-WINDOW = const(20)
+WINDOW = const(20)           # judged slots kept: 20 s
+SLOT_MS = const(1000)        # polls are judged a second at a time
 _MASK = const((1 << 20) - 1)
 _SATURATE_MS = const(1 << 28)
 
@@ -40,9 +43,9 @@ class LinkHealth:
         self.age_ms = 0              # since the latest reading with batteries
         self.complete_age_ms = 0     # since the latest complete reading
         self.boot_ms = 0
-        self.history = 0             # bit i: poll i polls ago was answered
-        self.polls = 0               # polls judged (saturates at WINDOW)
-        self.answered = 0            # answered polls in the window
+        self.history = 0             # bit i: the slot i slots ago was answered
+        self.polls = 0               # slots judged (saturates at WINDOW)
+        self.answered = 0            # answered slots in the window
         self.complete = False
         self.stale = False
         self.at_once = False         # this reading is the first: judge it all at once
@@ -51,6 +54,7 @@ class LinkHealth:
         self.state = CLEAR
         self._answered_now = False
         self._polls_seen = -1
+        self._slot_ms = 0
         self._prev_count = 0
         self._prev_hash = array("i", bytes(4 * MAX_BATTERIES))        # the previous reading
         self._complete_count = 0
@@ -77,12 +81,17 @@ class LinkHealth:
         self.boot_ms = _sat(self.boot_ms + dt)
         self.age_ms = _sat(self.age_ms + dt)
         self.complete_age_ms = _sat(self.complete_age_ms + dt)
+        self._slot_ms = _sat(self._slot_ms + dt)
         if link.seq != self._polls_seen:
-            # A new poll went out (its sequence number changed): judge the previous one.
-            if self._polls_seen >= 0 and self.ever_read:
-                self._judge(self._answered_now)
+            # A new poll went out (its sequence number changed). The polls are judged
+            # a second at a time (SLOT_MS), whatever the poll rate: the slot that
+            # ends here was answered when a complete reading came back in it.
+            if self._polls_seen < 0 or self._slot_ms >= SLOT_MS:
+                if self._polls_seen >= 0 and self.ever_read:
+                    self._judge(self._answered_now)
+                self._answered_now = False
+                self._slot_ms = 0
             self._polls_seen = link.seq
-            self._answered_now = False
         if fresh:
             b = link.bank
             self.empty_ring = b.count == 0
@@ -133,7 +142,8 @@ class LinkHealth:
         return CLEAR if answered >= self._clear_n else BAND
 
     def answered_pct(self):
-        """Share of the judged polls (up to the last ``WINDOW``) that were answered, in %."""
+        """Share of the judged seconds of polls (up to the last ``WINDOW``) that got a
+        complete reading, in %."""
         return 100 if self.polls == 0 else self.answered * 100 // self.polls
 
     def no_battery(self):

@@ -51,8 +51,8 @@ SCHEMA = (
     ("link_lost_warn_s", "s", 3, 2, 30, "project: W-B05 after this long without a valid reading"),
     ("link_lost_alarm_s", "s", 30, 30, 300, "project: A-B05 this long after W-B05 (>= the 30 s pre-alarm lead)"),
     ("link_warn_hold_s", "s", 30, 0, 300, "project: W-B05 clears only once the link has been healthy this long: a degraded link keeps one steady warning"),
-    ("link_warn_answered_pct", "%", 40, 10, 90, "project: W-B05 when fewer of the last 20 polls got a complete answer"),
-    ("link_clear_answered_pct", "%", 90, 20, 100, "project: W-B05 clears once at least this share of the last 20 polls was answered (a degraded link keeps a steady warning)"),
+    ("link_warn_answered_pct", "%", 40, 10, 90, "project: W-B05 when fewer of the last 20 seconds of polls got a complete answer"),
+    ("link_clear_answered_pct", "%", 90, 20, 100, "project: W-B05 clears once at least this share of the last 20 seconds of polls was answered (a degraded link keeps a steady warning)"),
     ("current_hold_s", "s", 10, 1, 60, "project: without a shunt, the last reported current is counted across link gaps this long"),
     # Battery monitor (behaviour §5, smallBMS NG).
     ("charged_cell_v", "V", 3.50, 3.35, 3.65, "project: 14.0 V on a 12.8 V battery, the usual LiFePO4 'charged voltage'"),

@@ -31,7 +31,8 @@ class Status:
       (``inputs.SOURCE_*``);
     - ``soc_pct10`` (-1 unknown), ``consumed_mah``, ``ttg_min`` (-1 none),
       ``synchronisations``, ``balancer`` (``balancer.*``);
-    - ``link_frames_ok``, ``link_rejected``, ``link_answered_pct``, ``link_seq``,
+    - ``link_frames_ok``, ``link_rejected``, ``link_answered_pct``, ``link_seq``
+      (the sequence number of the poll the current reading answered),
       ``link_errors`` (the link's counters per cause, ``link.ERROR_NAMES``);
     - power ports (``None`` where the board has no such sensor, or the profile
       no such port): ``lithium_mv`` (``lithium_sense_bad``: the board's sense

@@ -7,6 +7,7 @@ so the weakest cell reaches the limits first, as in a real pack. Batteries form
 ``series`` x ``parallel``; the bank current divides evenly between the parallel
 strings. Current is positive when charging.
 """
+import bisect
 import random
 
 # (SoC %, open-circuit mV) for a LiFePO4 cell at 25 degC; typical published curves
@@ -20,15 +21,20 @@ OCV_CURVE = (
 )
 
 
+_OCV_SOC = [p[0] for p in OCV_CURVE]
+
+
 def ocv_mv(soc_pct):
     """Open-circuit cell voltage in mV at ``soc_pct`` (linear between curve points)."""
     pts = OCV_CURVE
     if soc_pct <= pts[0][0]:
         return pts[0][1]
-    for (s0, v0), (s1, v1) in zip(pts, pts[1:]):
-        if soc_pct <= s1:
-            return v0 + (v1 - v0) * (soc_pct - s0) / (s1 - s0)
-    return pts[-1][1]
+    i = bisect.bisect_left(_OCV_SOC, soc_pct)
+    if i == len(pts):
+        return pts[-1][1]
+    s0, v0 = pts[i - 1]
+    s1, v1 = pts[i]
+    return v0 + (v1 - v0) * (soc_pct - s0) / (s1 - s0)
 
 
 class Cell:

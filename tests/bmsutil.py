@@ -4,8 +4,18 @@ simulated batteries that answers its polls, for unit tests at the tick level.
 Times are ms since the rig's start; the tick counter starts ``start`` ms before
 the ``ticks_ms`` wrap (default: it wraps 5 s in). A poll the BMS sends at a tick
 is answered before the next tick (by ``host_tools.ring``, the independent
-encoder), so a reading arrives one tick after its poll: with ticks every 100 ms,
-polls go out at 0, 1000, 2000 ... and readings arrive at 100, 1100, 2100 ...
+encoder), so a reading arrives one tick after its poll. The link sends its next
+poll as soon as the answer is in, but no sooner than ``POLL_MIN_MS`` (100 ms)
+after the last one (``firmware/link.py``), so with ticks every 100 ms a poll goes
+out at every tick, 0, 100, 200 ..., and every tick from 100 on brings the reading
+of the poll one tick before: the bank is read at 10 Hz. A battery changed after
+the tick at ``T`` is in the reading at ``T + 200`` (the poll at ``T`` was answered
+already, the one at ``T + 100`` carries the change). A poll left unanswered is
+given up ``POLL_TIMEOUT_MS`` (1 s) after it went out, when the next goes out: a
+ring that stops answering is polled at ``T``, ``T + 1000``, ``T + 2000`` ...
+
+Link health is judged a second at a time (``firmware/link_health.py``), so lossy
+links are written in time: ``answer=ByTime(f)``, ``f(ms)`` of the poll's time.
 """
 import host_tools
 from host_tools import power, ring
@@ -19,6 +29,16 @@ REMOTE = {
     "h_high": (597, 597),   # H to battery plus
 }
 POLL_LEN = len(ring.poll(0))
+
+
+class ByTime:
+    """``Rig(answer=ByTime(f))``: the ring answers the poll the BMS sent at ``ms``
+    (since the rig's start) when ``f(ms)`` is true. An unanswered poll is followed
+    by the next one 1 s later (the link's timeout), so ``f`` sees the polls of a
+    silent ring a second apart."""
+
+    def __init__(self, f):
+        self.f = f
 
 
 class Battery:
@@ -45,8 +65,9 @@ class Rig:
     """``Rig(batteries=1, start=5000, board="esp32-devkitc", profile=None, **settings)``.
 
     ``batteries``: a count (in parallel, serials SN1, SN2, ...) or a list of
-    ``Battery``. ``answer``: True, False, or ``f(poll_number)`` (1 for the first
-    poll) saying whether the ring answers that poll. ``remote``: a key of ``REMOTE``.
+    ``Battery``. ``answer``: True, False, ``f(poll_number)`` (1 for the first
+    poll) or ``ByTime(f)`` (``f(ms)``, the time the poll was sent) saying whether the
+    ring answers that poll. ``remote``: a key of ``REMOTE``.
     """
 
     def __init__(self, batteries=1, start=5000, board="esp32-devkitc", profile=None, answer=True,
@@ -121,20 +142,25 @@ class Rig:
         c[index] = mv
         self.batteries[battery].cells = tuple(c)
 
-    def serve(self):
-        """Answer every poll the BMS has sent since the last call."""
+    def serve(self, poll_ms):
+        """Answer every poll the BMS has sent since the last call (at the tick at
+        ``poll_ms``)."""
         sent = self.uart.take_sent()
         for i in range(0, len(sent) - POLL_LEN + 1, POLL_LEN):
             seq = ring.parse(sent[i:i + POLL_LEN])[2]
             self.polls += 1
-            ans = self.answer(self.polls) if callable(self.answer) else self.answer
+            a = self.answer
+            if isinstance(a, ByTime):
+                ans = a.f(poll_ms)
+            else:
+                ans = a(self.polls) if callable(a) else a
             if ans:
                 self.answered += 1
                 recs = [b for b in self.batteries if b.present]
                 self.uart.feed(ring.frame(seq, [b.record(k + 1) for k, b in enumerate(recs)]))
 
     def _on_sleep(self, ms):
-        self.serve()
+        self.serve(self.clock.elapsed_ms - ms)      # the polls of the tick before the sleep
 
     # ----- time -------------------------------------------------------------
     def at(self, ms):
@@ -142,7 +168,7 @@ class Rig:
         self.clock.elapsed_ms = ms
         self.app.tick(self.clock.ticks_ms())
         self.t = ms
-        self.serve()
+        self.serve(ms)
         self._system_plus()
         return self.st
 

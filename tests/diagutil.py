@@ -20,8 +20,9 @@ POLL_MS = 1000
 
 class Drive:
     """``t``: ms of the last tick. ``bank``: the latest reading (kept across ticks,
-    as the link keeps it); a tick is ``fresh`` when ``t`` is a multiple of the poll
-    period, unless told otherwise."""
+    as the link keeps it); a tick is ``fresh`` when ``t`` is a multiple of
+    ``POLL_MS`` (a reading a second; the real link reads up to 10 times a second,
+    and diagnosis takes whatever arrives), unless told otherwise."""
 
     def __init__(self, **overrides):
         self.s = Settings()

@@ -9,9 +9,10 @@ all at once. Whatever the mix, the documented bounds hold (docs/protection.md):
 - the pre-alarm comes at least 30 s before every under-voltage withdrawal, but for
   the readings decided at once (the first one, one with a battery that came back);
 - every withdrawn ATC / ATD carries a reason, every allowed one none;
-- on a link that answers every poll and with no pulsed current (which a reading
-  once a second can miss), no true cell stays above 3.90 V with ATC allowed for
-  longer than one reading period (1.2 s);
+- on a link that answers every poll and with no pulsed current (which readings
+  taken at intervals can miss), no true cell stays above 3.90 V with ATC allowed
+  for longer than 1.2 s (the bound of one reading a second; the link now reads
+  the bank as fast as the wire allows, several times a second);
 - every reading the firmware accepts is exactly what the ring sent (checked by
   every simulation run).
 """

@@ -111,15 +111,18 @@ def test_set_soc_synchronise_and_clear_history():
 
 def test_factory_reset_and_accept_bank():
     r = started()
+    r.answer = False                              # a reading every tick: keep the next one away
+    r.run_for(100)                                # the reading at 1.6 s; the poll at 1.6 s goes unanswered
     r.s.set("cell_uv_trip_v", 2.7)
     r.app.link_health.expected = 5
     r.app.inbox.post((I.FACTORY_RESET,))
     r.app.inbox.post((I.ACCEPT_BANK,))
-    r.run_for(100)
+    r.run_for(100)                                # 1.7 s: no reading
     assert r.s.get("cell_uv_trip_v") == 2.8
     assert r.st.expected_batteries == 0           # forgotten...
+    r.answer = True                               # the poll at 2.6 s (the 1 s timeout) is answered
     r.run_for(1000)
-    assert r.st.expected_batteries == 1           # ...and learned again from the next reading
+    assert r.st.expected_batteries == 1           # ...and learned again from the next reading, at 2.7 s
 
 
 def test_reset_alarms_releases_a_latched_under_voltage():

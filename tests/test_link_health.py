@@ -1,5 +1,7 @@
-"""firmware/link_health.py: the share of polls answered, staleness, completeness,
-decisions at once and E-B32's condition, judged per poll."""
+"""firmware/link_health.py: the share of seconds answered, staleness, completeness,
+decisions at once and E-B32's condition. Health is judged a second at a time
+(``SLOT_MS``); the driver here polls once a second, so a judged second is one poll
+(tests/test_bms.py runs the real link at 10 Hz)."""
 import random
 
 import pytest
@@ -25,7 +27,8 @@ class FakeLink:
 
 
 class Drive:
-    """Ticks of 100 ms; a poll at every whole second, its answer (if any) one tick later."""
+    """Ticks of 100 ms; a poll at every whole second (one judged second each), its
+    answer (if any) one tick later."""
 
     def __init__(self, **overrides):
         self.s = Settings()

@@ -219,7 +219,7 @@ def test_an_intermittent_pre_alarm_from_a_low_cell_on_the_pins():
         r.run_for(100)
         seen.append(r.st.pre_alarm)
     edges = r.transitions("pre_alarm")[1:]
-    assert edges[0] == (3100, 1)                 # the poll at 2 s, its reading at 2.1 s, 1 s of delay
+    assert edges[0] == (2200, 1)                 # the poll at 1.1 s, its reading at 1.2 s, 1 s of delay
     assert {b[0] - a[0] for a, b in zip(edges, edges[1:])} == {1000}
     assert seen[seen.index(True):] == [True] * (len(seen) - seen.index(True))
     assert len(r.transitions("status_led")) > 10 and r.st.active_codes() == ["W-B01"]

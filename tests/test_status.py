@@ -47,12 +47,12 @@ def test_the_tick_fills_the_record():
     assert not st.startup and st.atc and st.atd and st.allowed[C.PORT_SYS_DIS] == 1
     assert st.batteries == 2 and st.expected_batteries == 2 and st.complete
     assert st.bank is r.app.link.bank and st.bank.count == 2
-    assert st.reading_age_ms == 400                          # the reading came at 1.1 s
+    assert st.reading_age_ms == 0                            # a reading every tick: this one answers the poll at 1.4 s
     assert st.current_ma == -4000 and st.current_known and st.current_source == I.SOURCE_RECORDS
     assert st.soc_pct10 == -1 and st.ttg_min == -1 and st.consumed_mah == 0
     assert st.remote_on and st.remote_terminal_on and st.soft_on and st.remote_state == I.REMOTE_LOOP
-    assert st.link_frames_ok == 2 and st.link_rejected == 0 and st.link_answered_pct == 100
-    assert st.link_seq == r.app.link.seq
+    assert st.link_frames_ok == 15 and st.link_rejected == 0 and st.link_answered_pct == 100
+    assert st.link_seq == r.app.link.bank_seq == 15 and r.app.link.seq == 16     # polls 1 .. 16 at 0 .. 1.5 s
     assert not st.pre_alarm and not st.pre_alarm_out and not st.led_on
 
 
@@ -107,8 +107,8 @@ def test_uptime_counts_whole_seconds_and_stays_a_small_int():
 def test_readings_decided_at_once_are_counted():
     r = Rig(batteries=2)
     r.run(3000)
-    r.batteries[1].present = False
-    r.run(5000)
-    r.batteries[1].present = True
+    r.batteries[1].present = False                      # last read with it at 3.1 s
+    r.run(5900)
+    r.batteries[1].present = True                       # back at 6.1 s, link_lost_warn_s later: unwatched
     r.run(7000)
     assert r.st.readings_at_once == 2                   # the first, and the one it came back in

@@ -227,7 +227,7 @@ def test_polls_and_accepted_frames_allocate_nothing():
     now = 0
     for _ in range(3):                           # warm-up: the CRC view is made here
         lm.service(now)
-        now += L.POLL_INTERVAL_MS
+        now += L.POLL_TIMEOUT_MS
     measurable = hasattr(gc, "mem_alloc")
     ok0 = lm.frames_ok
     gc.collect()
@@ -235,7 +235,7 @@ def test_polls_and_accepted_frames_allocate_nothing():
     before = gc.mem_alloc() if measurable else 0
     for _ in range(256):
         lm.service(now)
-        now += L.POLL_INTERVAL_MS
+        now += L.POLL_TIMEOUT_MS
     used = (gc.mem_alloc() - before) if measurable else 0
     gc.enable()
     assert lm.frames_ok - ok0 == 256 and lm.error_total() == 0

@@ -148,6 +148,7 @@ def test_the_status_record_after_ticks():
     assert st.ticks == 25 and st.uptime_s == 2 and not st.startup
     assert st.batteries == 1 and st.expected_batteries == 1 and st.complete
     assert st.current_ma == -5000 and st.current_known
-    assert st.atd and st.atc and st.active_codes() == [] and st.link_frames_ok == 3
+    # a poll every tick (0 .. 2.4 s), each answered in the sleep after it: 24 read by 2.4 s
+    assert st.atd and st.atc and st.active_codes() == [] and st.link_frames_ok == 24
     for v in (st.uptime_s, st.reading_age_ms, st.current_ma, st.link_answered_pct):
         assert type(v) is int
