@@ -128,18 +128,32 @@ class Bank:
         self.sel_temp_min_dc = tmin
         self.sel_temp_max_dc = tmax
 
+    def set_extremes(self, cmin, cmax, cmin_at, cmax_at, tmin, tmax):
+        """The extremes over every battery, found by the decoder while it stored the
+        values (what ``extremes_of(None)`` would find: the first cell holding each),
+        into the ``sel_*`` fields."""
+        self.sel_cell_min_mv = cmin
+        self.sel_cell_max_mv = cmax
+        self.sel_cell_min_at = cmin_at
+        self.sel_cell_max_at = cmax_at
+        self.sel_temp_min_dc = tmin
+        self.sel_temp_max_dc = tmax
+
     def serial_str(self, i):
         """Battery ``i``'s serial number as str (trailing NULs and spaces dropped)."""
         raw = bytes(self.serial[i * SERIAL_LEN:(i + 1) * SERIAL_LEN])
         return raw.decode().rstrip("\x00 ")
 
-    def compute_aggregates(self):
-        """Derive min/max, bank voltage and current and the topology from the records."""
+    def compute_aggregates(self, extremes=True):
+        """Derive min/max, bank voltage and current and the topology from the records.
+        ``extremes=False``: the ``sel_*`` fields already hold the extremes over every
+        battery (``set_extremes``)."""
         n = self.count
         if n == 0:
             self.clear_aggregates()
             return
-        self.extremes_of(None)
+        if extremes:
+            self.extremes_of(None)
         total_cells = 0
         faults = 0
         per_pos = self._per_pos

@@ -83,7 +83,6 @@ def main():
     """
     import time
     import crashlog
-    import diag
     import os
     import store
     try:
@@ -91,7 +90,9 @@ def main():
     except ImportError:             # a build without Bluetooth
         bluetooth = None
     app = build(fs=store.OsFs(), bt=bluetooth, urandom=getattr(os, "urandom", None))
-    diag.attach(app)
+    # Found by ``diag`` when the user imports it: diag and its helpers are not
+    # loaded at boot, their ~15 KB of bytecode stay out of the heap until asked for.
+    bms.running = app
     app.hw.start_watchdog()
     try:
         import _thread

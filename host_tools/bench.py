@@ -111,6 +111,8 @@ def workloads(ticks=200, version="1.27"):
         out["frame_tick_ms_wasm"] = json.loads(mp.run(
             "print(json.dumps({'20x4': bench_workloads.frame_tick_ms(20, 4), "
             "'50x16': bench_workloads.frame_tick_ms(50, 16)}))"))
+        printed = mp.run("print('@@%d' % bench_workloads.diag_garbage(50, 16))")
+        out["diag_garbage_bytes"] = int(printed.rsplit("@@", 1)[1].split()[0])
         return out
     finally:
         mp.close()
@@ -198,6 +200,63 @@ def ble():
     return r["commands_ok"] > 0 and r["refused"] == 0 and four["tick"]["max_ms"] * 30 < 100
 
 
+def esp32(interpreter):
+    """Issue 10's figures (host_tools/esp32_budget.py), printed as one table with
+    their goals and written to build/bench/esp32.json."""
+    from host_tools import esp32_budget as E
+    w = workloads()
+    table = dict((name, w[name]) for name in WORKLOADS)
+    per_crc = w["noisy_link"] * 200 / w["noisy_link_crc_failures"] if w["noisy_link_crc_failures"] else 0
+    ft = w["frame_tick_ms_wasm"]
+    cal = E.calibration()
+    lo, hi = cal["factor"]
+    est = dict((k, [round(ft[k]["mean_ms"] * lo, 1), round(ft[k]["mean_ms"] * hi, 1)]) for k in ft)
+    lat = E.latency()
+    hp = E.heap()
+    refresh = E.measured_refresh_hz(20)
+    diag_garbage = w.get("diag_garbage_bytes")
+    goals = {"frame_tick_ms_esp32": {"20x4": 20, "50x16": 100}, "refresh_hz_20x4": 5, "latency_ms_p99": 300,
+             "heap_after_boot_bytes": 64 * 1024, "heap_min_free_bytes": 16 * 1024, "diag_garbage_bytes": 2048,
+             "alloc_bytes_per_tick": 0}
+    esp = {"interpreter": interpreter, "alloc_bytes_per_tick": table,
+           "noisy_link_bytes_per_crc_failure": per_crc,
+           "frame_tick_ms_wasm": ft, "calibration": cal,
+           "frame_tick_ms_esp32_est": dict((k, est[k][1]) for k in est), "frame_tick_ms_esp32_range": est,
+           "refresh_hz_20x4": refresh, "refresh": {"20x4": E.refresh_hz(20, 4), "50x4": E.refresh_hz(50, 4),
+                                                   "50x16": E.refresh_hz(50, 16)},
+           "latency_ms_p50": lat["p50"], "latency_ms_p99": lat["p99"], "latency_ms_max": lat["max"], "latency": lat,
+           "heap_after_boot_bytes": hp["after_boot_bytes"], "heap_min_free_bytes": hp["min_free_bytes"], "heap": hp,
+           "diag_garbage_bytes": diag_garbage, "goals": goals}
+    esp["allocation_ok"] = all(table[k] == 0 for k in WORKLOADS if k != "noisy_link") and per_crc <= 32
+    path = os.path.join(BENCH_DIR, "esp32.json")
+    with open(path, "w") as f:
+        json.dump(esp, f, indent=2, sort_keys=True)
+
+    def row(name, value, goal, met):
+        print("  %-38s %-22s %-14s %s" % (name, value, goal, "met" if met else "NOT MET"))
+    print("ESP32 budget (%s; ESP32 = WebAssembly x %.1f-%.1f, pystone %d/s here vs %d-%d/s published):"
+          % (interpreter, lo, hi, cal["wasm_pystones"], cal["esp32_pystones"][0], cal["esp32_pystones"][1]))
+    print("  %-38s %-22s %-14s %s" % ("figure", "measured", "goal", ""))
+    for name in WORKLOADS:
+        v = table[name]
+        if name == "noisy_link":
+            row("alloc/tick " + name, "%.1f B (%.0f B/CRC fail)" % (v, per_crc), "0 (32/fail)", per_crc <= 32)
+        else:
+            row("alloc/tick " + name, "%.1f B" % v, "0 B", v == 0)
+    for k in ("20x4", "50x16"):
+        row("frame tick %s (ESP32 est.)" % k, "%.0f-%.0f ms (%.2f here)" % (est[k][0], est[k][1], ft[k]["mean_ms"]),
+            "<= %d ms" % goals["frame_tick_ms_esp32"][k], est[k][1] <= goals["frame_tick_ms_esp32"][k])
+    row("refresh 20x4", "%.1f Hz" % refresh, ">= 5 Hz", refresh >= 5)
+    row("latency beyond delay p50/p99/max", "%.0f/%.0f/%.0f ms" % (lat["p50"], lat["p99"], lat["max"]), "p99 <= 300 ms",
+        lat["p99"] <= 300)
+    row("heap in use after boot (.mpy)", "%d B" % hp["after_boot_bytes"], "<= 65536 B", hp["after_boot_bytes"] <= 65536)
+    row("heap min free (80 KB heap model)", "%d B" % hp["min_free_bytes"], ">= 16384 B", hp["min_free_bytes"] >= 16384)
+    if diag_garbage is not None:
+        row("diag.status() garbage 50x16", "%d B" % diag_garbage, "<= 2048 B", diag_garbage <= 2048)
+    print("wrote " + os.path.relpath(path, host_tools.ROOT))
+    return esp
+
+
 def main():
     os.makedirs(BENCH_DIR, exist_ok=True)
     ble_ok = ble()
@@ -222,33 +281,9 @@ def main():
     print("  alternator duty changes          %8d          (the regulator moved every measured tick)"
           % r["alternator_duty_changes"])
     print("wrote " + os.path.relpath(path, host_tools.ROOT))
-    w = workloads()
-    table = dict((name, w[name]) for name in WORKLOADS)
-    per_crc = w["noisy_link"] * 200 / w["noisy_link_crc_failures"] if w["noisy_link_crc_failures"] else 0
-    ft = w["frame_tick_ms_wasm"]
-    esp = {"interpreter": r["interpreter"], "alloc_bytes_per_tick": table,
-           "noisy_link_bytes_per_crc_failure": per_crc, "goal_alloc_bytes_per_tick": 0,
-           "frame_tick_ms_wasm": ft,
-           # Not yet calibrated (issue 10): the brief's 20-30x between this host's WebAssembly and an ESP32.
-           "frame_tick_ms_esp32_range": dict((k, [round(ft[k]["mean_ms"] * 20, 1), round(ft[k]["mean_ms"] * 30, 1)])
-                                             for k in ft),
-           "goal_frame_tick_ms_esp32": {"20x4": 20, "50x16": 100}}
-    path = os.path.join(BENCH_DIR, "esp32.json")
-    with open(path, "w") as f:
-        json.dump(esp, f, indent=2, sort_keys=True)
-    print("allocation per steady-state tick by workload (%s; goal 0 each):" % r["interpreter"])
-    for name in WORKLOADS:
-        print("  %-20s %8.1f bytes" % (name, table[name]))
-    print("  (noisy_link: %.0f bytes per frame failing its CRC: binascii.crc32 returns a 32-bit int, 3 in 4 "
-          "outside the small-int range)" % per_crc)
-    for k in ("20x4", "50x16"):
-        lo, hi = esp["frame_tick_ms_esp32_range"][k]
-        print("  frame-parsing tick, %-5s  %6.2f ms mean, %6.2f ms max here; %.0f-%.0f ms on an ESP32 at 20-30x "
-              "(not yet calibrated; goal %d ms)" % (k, ft[k]["mean_ms"], ft[k]["max_ms"], lo, hi,
-                                                   esp["goal_frame_tick_ms_esp32"][k]))
-    print("wrote " + os.path.relpath(path, host_tools.ROOT))
+    esp = esp32(r["interpreter"])
     ok = r["alloc_bytes_per_tick"] == 0 and r["heap_used_bytes"] <= 32 * 1024
-    ok = ok and s["run_ok"] and s["max_error_pct"] <= 2.0 and alt_ok and ble_ok
+    ok = ok and s["run_ok"] and s["max_error_pct"] <= 2.0 and alt_ok and ble_ok and esp["allocation_ok"]
     return 0 if ok else 1
 
 

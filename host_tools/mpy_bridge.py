@@ -6,6 +6,7 @@ its ``/lib``; ``run(code)`` executes code and returns what it printed, or raises
 ``MicroPythonError`` with MicroPython's own traceback. Needs ``npm ci`` in
 ``host_tools/mpy`` (``make test`` does it).
 """
+import base64
 import glob
 import json
 import os
@@ -52,6 +53,12 @@ class MicroPython:
 
     def write(self, path, data):
         ans = self._call({"op": "write", "path": path, "data": data})
+        if not ans["ok"]:
+            raise MicroPythonError(ans.get("error"))
+
+    def write_bytes(self, path, data):
+        """Write a binary file (a .mpy, say) into the interpreter's filesystem."""
+        ans = self._call({"op": "write", "path": path, "b64": base64.b64encode(data).decode("ascii")})
         if not ans["ok"]:
             raise MicroPythonError(ans.get("error"))
 

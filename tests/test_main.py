@@ -102,8 +102,9 @@ def test_main_runs_the_loop_in_a_thread_where_there_is_one(fw, monkeypatch, tmp_
     monkeypatch.setitem(sys.modules, "_thread", fake)
     booted = main.main()
     assert started and started[0][0] is main.run and started[0][1][0] is booted
+    import bms
     import diag
-    assert diag._app is booted
+    assert bms.running is booted and diag._get(None) is booted
 
 
 def test_boot_drives_every_output_off_before_main(fw, tmp_path, monkeypatch):

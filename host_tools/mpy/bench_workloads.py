@@ -199,6 +199,22 @@ def frame_tick_ms(batteries, cells, polls=20):
     return {"mean_ms": sum(times) / len(times) / 1000, "max_ms": max(times) / 1000}
 
 
+def diag_garbage(batteries=50, cells=16):
+    """Bytes one ``diag.status()`` leaves as garbage (its output printed as it
+    goes), after a first call that imports what it needs."""
+    import diag
+    app = _boot(mp_ring.QuietUart(_frame(batteries, cells)))
+    _measure(app, 1, 100, 30)
+    diag.status(app)
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    diag.status(app)
+    used = gc.mem_alloc() - a
+    gc.enable()
+    return used
+
+
 def run(ticks=200):
     out = {}
     q = mp_ring.QuietUart

@@ -1,6 +1,7 @@
 // A long-lived MicroPython (WebAssembly port) for the tests: one JSON request a
 // line on stdin, one JSON answer a line on stdout.
 //   {"op": "write", "path": "/lib/x.py", "data": "..."}  -> {"ok": true}
+//   {"op": "write", "path": "/lib/x.mpy", "b64": "..."}  -> {"ok": true}  (binary files)
 //   {"op": "run", "code": "..."}                         -> {"ok": bool, "out": "...", "error": "..."}
 //   {"op": "reset"}                                      -> a fresh interpreter
 // MPY_PACKAGE picks the interpreter: the pinned 1.27 (default) or "micropython-newest".
@@ -41,9 +42,10 @@ for await (const line of rl) {
   let ans;
   try {
     if (req.op === "write") {
-      files.set(req.path, req.data);
+      const data = req.b64 !== undefined ? new Uint8Array(Buffer.from(req.b64, "base64")) : req.data;
+      files.set(req.path, data);
       mkdirs(req.path);
-      mp.FS.writeFile(req.path, req.data);
+      mp.FS.writeFile(req.path, data);
       ans = { ok: true };
     } else if (req.op === "run") {
       out = "";
