@@ -53,7 +53,9 @@ class Bank:
         self.serial = bytearray(n * SERIAL_LEN)
         # A 24-bit hash of each serial (link.decode_records): a battery that the
         # previous reading lacked is found without comparing bytes.
-        self.serial_hash = array("i", bytes(4 * n))
+        # -1 is no 24-bit hash: the first reading at each place copies its serial
+        # (decode_records copies only when the hash changes).
+        self.serial_hash = array("i", [-1] * n)
         self.capacity_ah = array("H", bytes(2 * n))
         self.fw_version = array("H", bytes(2 * n))
         self.voltage_mv = array("H", bytes(2 * n))

@@ -75,8 +75,7 @@ def topology_name(b):
     return TOPOLOGY_NAMES[b.topology]
 
 
-PORT_LABELS = ("charge disconnect (ATC)", "load disconnect (ATD)", "alternator port",
-               "System+ charge", "System+ discharge")
+PORT_LABELS = DP.PORT_LABELS
 
 
 def output_lines(app=None):
@@ -135,7 +134,21 @@ def status(app=None):
     app = _get(app)
     for part in (loop_lines, bank_lines, monitor_lines, output_lines, power_lines, code_lines, link_lines,
                  ble_lines):
-        # Part by part, so one part's strings are garbage before the next is made.
+        # The outputs and the power ports are printed piece by piece (the most
+        # text); the other parts part by part, so one part's strings are garbage
+        # before the next is made.
+        if part is output_lines:
+            DP.print_outputs(app)
+            continue
+        if part is power_lines:
+            DP.print_power(app)
+            continue
+        if part is code_lines:
+            DP.print_codes(app)
+            continue
+        if part is link_lines:
+            DP.print_link(app.status)
+            continue
         for line in (bank_lines(app, False) if part is bank_lines else part(app)):
             print(line)
         if part is bank_lines and app.status.bank is not None:

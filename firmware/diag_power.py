@@ -1,9 +1,17 @@
-"""Number formats and the power-port lines of the REPL diagnostics (``diag``).
+"""Number formats, and the output and power-port sections of the REPL diagnostics
+(``diag``): as lines, and printed piece by piece for ``diag.status()``.
 ``app`` is the running ``bms.Bms``. Allocates freely: never called from the loop.
 """
 import alternator as AL
+import codes as C
 import indicators as IN
 import system_port as SP
+from diag_bank import print_deci, print_milli
+from frame import ERROR_NAMES
+from inputs import REMOTE_NAMES
+
+PORT_LABELS = ("charge disconnect (ATC)", "load disconnect (ATD)", "alternator port",
+               "System+ charge", "System+ discharge")
 
 
 def fmt_v(mv):
@@ -60,3 +68,125 @@ def power_lines(app):
         out.append("  LEDs: " + "  ".join("%s %s" % (n, "ON" if (st.leds >> IN.LED_NAMES.index(n)) & 1 else "off")
                                         for n in lit))
     return out
+
+
+def _print_opt_v(mv, end):
+    if mv is None:
+        print("-", end=end)
+    else:
+        print_milli(mv, end)
+
+
+def _print_opt_c(dc, end):
+    if dc is None:
+        print("-", end=end)
+    elif dc == -30000:
+        print("open", end=end)
+    elif dc == -30001:
+        print("short", end=end)
+    else:
+        print_deci(dc, end)
+
+
+def print_power(app):
+    """``power_lines`` printed piece by piece: ints and constant strings only, so
+    ``diag.status()`` makes no garbage here (issue 10: 2 KB of it as lines)."""
+    st = app.status
+    if app.alternator is not None:
+        print("power: lithium ", end="")
+        _print_opt_v(st.lithium_mv, " V  alternator/starter ")
+        _print_opt_v(st.alternator_mv, " V  System+ ")
+        _print_opt_v(st.system_mv, " V\n")
+        print("  alternator ", end=AL.STATE_NAMES[st.alternator_state])
+        print(": ", end="")
+        print_milli(st.alternator_ma, " A (")
+        print(st.alternator_pct, end=" % of the fuse's limit), limit ")
+        print_milli(st.alternator_limit_ma, " A (")
+        print(AL.LIMIT_NAMES[st.alternator_limit_why], end="), duty ")
+        print(st.alternator_duty * 100 // 65535, end=" %\n")
+    if app.system is not None:
+        print("  System+ ", end=SP.STATE_NAMES[st.system_state])
+        print(": charge ", end="closed" if st.system_charge else "open")
+        print(", discharge ", end="closed" if st.system_discharge else "open")
+        if st.retry_in_ms:
+            print(", retry in ", end="")
+            print(st.retry_in_ms // 1000, end=".")
+            print(st.retry_in_ms % 1000 // 100, end=" s")
+        if st.system_state == SP.SYS_LOCKED:
+            print(" (diag.reset_alarms() or remote off/on releases it)", end="")
+        print("; A-A12 trips since boot ", end="")
+        print(st.port_trips)
+    if app.alternator is not None or st.bms_temp_dc is not None:
+        print("  temperatures: BMS ", end="")
+        _print_opt_c(st.bms_temp_dc, " C, alternator ")
+        _print_opt_c(st.alternator_temp_dc, " C\n")
+    first = True
+    for i in range(len(IN.LED_NAMES)):
+        if (st.led_mask >> i) & 1:
+            print("  LEDs: " if first else "  ", end=IN.LED_NAMES[i])
+            print(" ", end="ON" if (st.leds >> i) & 1 else "off")
+            first = False
+    if not first:
+        print()
+
+
+def _print_port(label, on, names):
+    # One line of output_lines, printed piece by piece ("  %-24s %-4s %s").
+    print("  ", end=label)
+    for _ in range(24 - len(label)):
+        print(" ", end="")
+    print(" ", end="")
+    print("ON  " if on else "off ", end=" ")
+    if names:
+        print("(", end="")
+        for k in range(len(names)):
+            print(names[k], end=")\n" if k == len(names) - 1 else ", ")
+    else:
+        print()
+
+
+def print_outputs(app):
+    """``output_lines`` printed piece by piece (no line strings: issue 10)."""
+    st = app.status
+    for port in (C.PORT_ATD, C.PORT_ATC, C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS):
+        _print_port(PORT_LABELS[port], st.allowed[port], st.reason_list(port))
+        if port == C.PORT_ATC:
+            _print_port("pre-alarm", st.pre_alarm_out,
+                        [t for t in st.active_codes() if C.drives_pre_alarm(C.code_id(t))])
+    print("  remote: terminal ", end="on" if st.remote_terminal_on else "off")
+    print(" (", end=REMOTE_NAMES[st.remote_state])
+    print("), soft switch ", end="")
+    print("on" if st.soft_on else "off")
+
+
+def print_codes(app):
+    """``diag.code_lines`` printed piece by piece."""
+    act = app.status.active_codes()
+    if not act:
+        print("codes: none")
+        return
+    print("codes:")
+    for t in act:
+        cid = C.code_id(t)
+        sev = C.SEVERITY_NAMES[C.severity(cid)]
+        print("  ", end=t)
+        print(" ", end=sev)
+        for _ in range(7 - len(sev)):
+            print(" ", end="")
+        print(" ", end="")
+        print(C.meaning(cid))
+
+
+def print_link(st):
+    """``diag.link_lines`` printed piece by piece."""
+    print("link: ", end="")
+    print(st.link_frames_ok, end=" frames ok, ")
+    print(st.link_answered_pct, end=" % of recent seconds answered, rejected: ")
+    first = True
+    for i in range(len(ERROR_NAMES)):
+        if st.link_errors[i]:
+            print("" if first else ", ", end=ERROR_NAMES[i])
+            print(" ", end="")
+            print(st.link_errors[i], end="")
+            first = False
+    print("none" if first else "")
