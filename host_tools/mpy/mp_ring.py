@@ -161,7 +161,7 @@ class QuietUart:
         # view of the same length. The views are made once per (place, length) and
         # kept, so the steady state allocates nothing (a byte loop here would be
         # timed as if it were the firmware's).
-        k = self.pending - self.pos
+        k = self.any()
         if k > len(buf):
             k = len(buf)
         if k <= 0:
