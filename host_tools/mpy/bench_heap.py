@@ -8,7 +8,8 @@ Those are imported first, and ``baseline()`` is read after them, so only the
 firmware's own heap is counted.
 
 ``boot(batteries)`` builds the BMS the way ``main.main`` does (settings and
-history in a filesystem, Bluetooth on, ``diag`` attached), answers its polls with
+history in a filesystem, Bluetooth on, ``bms.running`` set for ``diag``, which
+is not imported at boot), answers its polls with
 ``batteries`` 4-cell batteries, ticks it to its first readings and connects and
 pairs a phone. ``run_minutes(minutes, period_ms)`` then runs it: ticks
 ``period_ms`` apart, the phone reading the live value, and the REPL's
@@ -50,16 +51,16 @@ def _urandom(n):
 
 
 def boot(batteries=20):
+    import bms
     import main
     import store
-    import diag
     machine.install("esp32")
     machine.set_adc_mv(34, 300)
     machine.set_adc_mv(35, 300)
     for pin in mp_ring.POWER_ADC_MV:
         machine.set_adc_mv(pin, mp_ring.POWER_ADC_MV[pin])
     app = main.build(mp_ring.POWER_BOARD, fs=store.MemFs(), bt=bluetooth, urandom=_urandom)
-    diag.attach(app)
+    bms.running = app        # as main.main does: diag is imported when first used
     frame = mp_ring.frame(0, [mp_ring.record(i + 1, (3300, 3301, 3302, 3303), (200,), current_ma=-2000)
                               for i in range(batteries)])
     app.hw.uart = app.link.uart = mp_ring.QuietUart(frame)
