@@ -40,7 +40,7 @@ def test_the_probe_can_see_an_allocation():
 
 PATHS = r'''
 import gc, bench_memory, inbox, mp_ring
-from bench_workloads import QuietPin, QuietPwm, Silent   # stand-ins that log nothing: on the board, C
+from bench_workloads import Silent   # a ring that never answers
 
 
 def run(app, k):
@@ -59,11 +59,7 @@ def run(app, k):
 def booted(uart=None):
     bench_memory.bench(4, 10)
     app = bench_memory.APP[-1]
-    for i in range(len(app.hw._pins)):
-        if app.hw._pins[i] is not None:
-            app.hw._pins[i] = QuietPin()
-        if app.hw._pwm[i] is not None:
-            app.hw._pwm[i] = QuietPwm()
+    mp_ring.quiet_pins(app.hw)                     # stand-ins that log nothing: on the board, C
     app.inbox.post((inbox.SETTINGS, {"pre_alarm_mode": "intermittent"}))
     run(app, 2)                                    # a settings change may allocate: not measured
     if uart is not None:

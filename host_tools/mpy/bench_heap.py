@@ -31,16 +31,6 @@ SESSION_UUID = "5ab00010-3c1e-4f7a-9d2e-8b6f0c1e7a51"
 _state = {}
 
 
-class QuietPin:
-    def value(self, v=None):
-        return 0
-
-
-class QuietPwm:
-    def duty_u16(self, d=None):
-        return 0
-
-
 def baseline():
     gc.collect()
     return gc.mem_alloc()
@@ -54,24 +44,14 @@ def boot(batteries=20):
     import bms
     import main
     import store
-    machine.install("esp32")
-    machine.set_adc_mv(34, 300)
-    machine.set_adc_mv(35, 300)
-    for pin in mp_ring.POWER_ADC_MV:
-        machine.set_adc_mv(pin, mp_ring.POWER_ADC_MV[pin])
-    app = main.build(mp_ring.POWER_BOARD, fs=store.MemFs(), bt=bluetooth, urandom=_urandom)
+    app = main.build(mp_ring.power_board(machine), fs=store.MemFs(), bt=bluetooth, urandom=_urandom)
     bms.running = app        # as main.main does: diag is imported when first used
     frame = mp_ring.frame(0, [mp_ring.record(i + 1, (3300, 3301, 3302, 3303), (200,), current_ma=-2000)
                               for i in range(batteries)])
     app.hw.uart = app.link.uart = mp_ring.QuietUart(frame)
     # The pin mock logs every transition for the tests; the board's pins are C
     # and keep nothing, so they are swapped for stand-ins that log nothing.
-    h = app.hw
-    for i in range(len(h._pins)):
-        if h._pins[i] is not None:
-            h._pins[i] = QuietPin()
-        if h._pwm[i] is not None:
-            h._pwm[i] = QuietPwm()
+    mp_ring.quiet_pins(app.hw)
     now = (1 << 30) - 20000
     for _ in range(30):
         now = (now + 100) & _WRAP

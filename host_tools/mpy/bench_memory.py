@@ -13,7 +13,6 @@ import time
 
 import machine  # noqa: E402  (the pin mock on the host)
 import bms  # noqa: E402
-import board  # noqa: E402
 import hw  # noqa: E402
 import inbox  # noqa: E402
 import mp_ring  # noqa: E402
@@ -32,12 +31,7 @@ APP = []
 def bench(batteries=20, ticks=1000):
     """The alternator port regulates throughout: its fuse-drop input swings
     between 90 A and 110 A (the 125 A fuse's limit is 100 A) every tick, so the duty moves every tick."""
-    machine.install("esp32")
-    machine.set_adc_mv(34, 300)
-    machine.set_adc_mv(35, 300)
-    for pin in mp_ring.POWER_ADC_MV:
-        machine.set_adc_mv(pin, mp_ring.POWER_ADC_MV[pin])
-    h = hw.Hardware(board.validate(mp_ring.POWER_BOARD))
+    h = hw.Hardware(mp_ring.power_board(machine))
     h.uart = mp_ring.QuietUart(make_frame(batteries))
     app = bms.Bms(h, settings.Settings())
     now = (1 << 30) - 20000          # the tick counter wraps during the run

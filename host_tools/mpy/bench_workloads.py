@@ -18,23 +18,12 @@ import gc
 
 import machine
 import bms
-import board
 import hw
 import inbox
 import mp_ring
 import settings
 
 _WRAP = (1 << 30) - 1
-
-
-class QuietPin:
-    def value(self, v=None):
-        return 0
-
-
-class QuietPwm:
-    def duty_u16(self, d=None):
-        return 0
 
 
 class Silent:
@@ -126,22 +115,13 @@ def _frame(batteries, cells, current_ma=-2000, low=False):
 
 
 def _boot(uart, overrides=None):
-    machine.install("esp32")
-    machine.set_adc_mv(34, 300)
-    machine.set_adc_mv(35, 300)
-    for pin in mp_ring.POWER_ADC_MV:
-        machine.set_adc_mv(pin, mp_ring.POWER_ADC_MV[pin])
-    h = hw.Hardware(board.validate(mp_ring.POWER_BOARD))
+    h = hw.Hardware(mp_ring.power_board(machine))
     h.uart = uart
     s = settings.Settings()
     if overrides:
         s.update(overrides)
     app = bms.Bms(h, s)
-    for i in range(len(h._pins)):
-        if h._pins[i] is not None:
-            h._pins[i] = QuietPin()
-        if h._pwm[i] is not None:
-            h._pwm[i] = QuietPwm()
+    mp_ring.quiet_pins(h)
     return app
 
 

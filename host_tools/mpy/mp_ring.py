@@ -177,3 +177,37 @@ class QuietUart:
         self._bmv[0:k] = v
         self.pos += k
         return k
+
+
+class QuietPin:
+    """A pin that logs nothing (the pin mock records every transition for tests;
+    the board's pins are C and keep nothing)."""
+
+    def value(self, v=None):
+        return 0
+
+
+class QuietPwm:
+    def duty_u16(self, d=None):
+        return 0
+
+
+def power_board(machine):
+    """The pin mock as an ESP32 with POWER_BOARD's sensors at rest (the remote's
+    L-H loop closed); returns the validated board."""
+    import board
+    machine.install("esp32")
+    machine.set_adc_mv(34, 300)
+    machine.set_adc_mv(35, 300)
+    for pin in POWER_ADC_MV:
+        machine.set_adc_mv(pin, POWER_ADC_MV[pin])
+    return board.validate(POWER_BOARD)
+
+
+def quiet_pins(h):
+    """Swap ``h``'s (``hw.Hardware``) pins and PWM outputs for stand-ins that log nothing."""
+    for i in range(len(h._pins)):
+        if h._pins[i] is not None:
+            h._pins[i] = QuietPin()
+        if h._pwm[i] is not None:
+            h._pwm[i] = QuietPwm()
