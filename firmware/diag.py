@@ -132,29 +132,26 @@ def status(app=None):
     """Print the loop state, the bank, outputs with reasons, the power ports,
     active codes, link counters and Bluetooth."""
     app = _get(app)
-    for part in (loop_lines, bank_lines, monitor_lines, output_lines, power_lines, code_lines, link_lines,
-                 ble_lines):
-        # The outputs and the power ports are printed piece by piece (the most
-        # text); the other parts part by part, so one part's strings are garbage
-        # before the next is made.
-        if part is output_lines:
-            DP.print_outputs(app)
-            continue
-        if part is power_lines:
-            DP.print_power(app)
-            continue
-        if part is code_lines:
-            DP.print_codes(app)
-            continue
-        if part is link_lines:
-            DP.print_link(app.status)
-            continue
-        for line in (bank_lines(app, False) if part is bank_lines else part(app)):
-            print(line)
-        if part is bank_lines and app.status.bank is not None:
-            import diag_bank
-            for i in range(app.status.bank.count):
-                diag_bank.print_battery(app.status.bank, i)
+    # The sections with the most text are printed piece by piece (no line
+    # strings); the others line by line, so one section's strings are garbage
+    # before the next is made.
+    _print(loop_lines(app))
+    _print(bank_lines(app, False))
+    if app.status.bank is not None:
+        import diag_bank
+        for i in range(app.status.bank.count):
+            diag_bank.print_battery(app.status.bank, i)
+    _print(monitor_lines(app))
+    DP.print_outputs(app)
+    DP.print_power(app)
+    DP.print_codes(app)
+    DP.print_link(app.status)
+    _print(ble_lines(app))
+
+
+def _print(lines):
+    for line in lines:
+        print(line)
 
 
 def ble_lines(app=None):
