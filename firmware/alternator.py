@@ -52,8 +52,9 @@ LIMIT_ALT_SENSOR = const(3)   # alternator NTC open: half the limit; shorted: op
 LIMIT_BMS_TEMP = const(4)
 LIMIT_CHARGE = const(5)       # at the charge limit: none
 LIMIT_BMS_SENSOR = const(6)   # BMS NTC open (or colder than it shows): half the limit
+LIMIT_RATING = const(7)       # the model's port rating (BMS 12/200: 80 A) is below the fuse row's
 LIMIT_NAMES = ("fuse", "belt", "alternator temperature", "alternator sensor fault", "BMS temperature",
-               "charge limit", "BMS sensor fault")
+               "charge limit", "BMS sensor fault", "port rating")
 
 INPUT_ON_MS = const(2000)       # the input must stay above 13 V this long before the port closes
 INPUT_OFF_MS = const(500)       # ... and at or below it this long before it opens (the floor acts first)
@@ -70,12 +71,14 @@ REVERSE_PCT = const(5)          # a reverse current of this share of the limit o
 class AlternatorPort:
     """After ``update``: ``duty`` (0..65535), ``on`` (the gate is driven),
     ``state`` (``ALT_*``), ``current_ma`` (+ = into the bank), ``limit_ma`` and
-    ``limit_why`` (``LIMIT_*``), ``fuse_limit_ma``, ``pct`` (current as % of the
-    fuse row's limit), ``floor`` (the input floor is what holds the current back),
+    ``limit_why`` (``LIMIT_*``), ``fuse_limit_ma`` (the fuse row's limit, capped
+    at the model's ``rating_ma``), ``pct`` (current as % of it), ``floor`` (the input floor is what holds the current back),
     ``trip`` (``trip.PortTrip``)."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, rating_ma=100000):
         self.settings = settings
+        self.rating_ma = rating_ma      # the model's port rating (models, behaviour §12)
+        self._rated = False
         self.trip = PortTrip(settings)
         self.duty = 0
         self.on = False
@@ -104,6 +107,9 @@ class AlternatorPort:
         for row in FUSES:
             if row[0] == name:
                 self.fuse_limit_ma = row[1] * 1000
+                self._rated = self.fuse_limit_ma > self.rating_ma
+                if self._rated:
+                    self.fuse_limit_ma = self.rating_ma
                 self._r_uohm = row[2] * s.get("fuse_cal_pct") // 100
         self._belt_pct = s.get("belt_limit_pct")
         self._min_in_mv = s.mv("alternator_min_input_v")
@@ -185,7 +191,7 @@ class AlternatorPort:
     def _limit(self, alt_dc, bms_dc):
         fuse = self.fuse_limit_ma
         lim = fuse * self._belt_pct // 100
-        why = LIMIT_BELT if lim < fuse else LIMIT_FUSE
+        why = LIMIT_BELT if lim < fuse else (LIMIT_RATING if self._rated else LIMIT_FUSE)
         base = lim
         if alt_dc is not None:
             if alt_dc == SENSOR_OPEN or alt_dc == SENSOR_SHORT:

@@ -47,6 +47,10 @@ class Bms:
     def __init__(self, hw, settings, persister=None, profile=DEFAULT_PROFILE):
         self.hw = hw
         self.settings = settings
+        self.profile = profile
+        p = PF.profile(profile)
+        self._has_remote = bool(p[2] & PF.FEAT_REMOTE)
+        self._power_port = PF.has_power_port(profile)
         self.persister = persister
         self.history = persister.history if persister is not None else History()
         self.link = LinkMaster(hw.uart)
@@ -56,6 +60,7 @@ class Bms:
         self.monitor = Monitor(settings)
         self.balancer = Balancer(settings)
         self.diagnosis = Diagnosis(settings)
+        self.diagnosis.detectors.set_limits(p[3], p[4], p[5])
         self.inbox = Inbox()
         # The bound method made once: ``self._apply`` in the tick would allocate a
         # bound-method object (16 bytes) on every tick under MicroPython.
@@ -69,6 +74,7 @@ class Bms:
         self.indicators = Indicators()
         self.status.led_mask = PF.leds(profile)
         self.ports = P.build(hw, settings, profile, self.alternator, self.system)
+        settings.refuse = self._refuse_setting
         self._obs = Observation()
         self._last_ms = None
         self._uptime_ms = 0
@@ -78,6 +84,16 @@ class Bms:
         self.radio = None        # ble.Radio (``attach_bluetooth``) when the board has Bluetooth
         self.ble_keys = None     # ble_keys.BleKeys, with it
         hw.all_safe()
+
+    def _refuse_setting(self, name, value):
+        # Why the ``settings`` store refuses this change, or None (settings.refuse).
+        if name == "model":
+            try:
+                PF.check_board(PF.resolve(value, self.hw.board), self.hw.board)
+            except ValueError as e:
+                return str(e)
+            return None
+        return PF.setting_applies(self.profile, name)
 
     def attach_bluetooth(self, radio, keys):
         """Run ``radio`` (``ble.Radio``) in the tick; ``keys`` (``ble_keys.BleKeys``)
@@ -105,7 +121,10 @@ class Bms:
         lh.update(dt, self.link, fresh)
         bank = self.link.bank if lh.ever_read and self.link.bank.count else None
         hw = self.hw
-        self.remote.update(dt, hw.remote_l_mv(), hw.remote_h_mv(), bank.bank_mv if bank is not None else 0)
+        if self._has_remote:
+            self.remote.update(dt, hw.remote_l_mv(), hw.remote_h_mv(), bank.bank_mv if bank is not None else 0)
+        else:                       # a model without remote on/off: the terminal is always on
+            self.remote.update(dt, 0, 0, 0)
         if self.remote.switched_on:
             # Remote or soft switch off and on again. A locked power port (A-A12)
             # needs it off for RELEASE_OFF_MS: a loose wire's bounce is no decision.
@@ -136,7 +155,7 @@ class Bms:
             self.ble_keys is not None and self.ble_keys.corrupt)
         pw = self.power
         pw.protect(dt)
-        obs.bms_temp_dc = hw.bms_temp_dc
+        obs.bms_temp_dc = hw.bms_temp_dc if self._power_port else None   # A-B15 is the ports' MOSFETs
         obs.port_tripped = pw.alt_tripped or pw.sys_tripped
         self.diagnosis.update(dt, obs)
         st = self.status

@@ -1,7 +1,9 @@
 """Board definitions: which pin does what, as data (``boards/*.json``).
 
 A board file names the chip, the link UART, every logical output with its pin and
-polarity, and the remote L/H sense inputs with their divider. ``load(path)``
+polarity, and the remote L/H sense inputs with their divider; optionally the
+model profile it is built as (``"model"``, docs/models.md). Which outputs it
+must have is the profile's business (``models.check_board``). ``load(path)``
 reads and checks one; the hardware layer is the only user. On the board the file
 is deployed as ``/board.json``.
 """
@@ -19,8 +21,7 @@ OUT_SYSTEM_PRECHARGE = 7
 OUTPUT_NAMES = ("load_disconnect", "charge_disconnect", "pre_alarm", "status_led",
                 "alternator_port", "system_charge", "system_discharge", "system_precharge",
                 "led_alternator", "led_bms_temp", "led_bms_active", "led_bluetooth", "led_charge",
-                "led_load", "led_system_charge")
-REQUIRED_OUTPUTS = ("load_disconnect", "charge_disconnect", "pre_alarm", "status_led")
+                "led_load", "led_system_charge", "contactor", "aux_output", "alternator_atc")
 INPUT_NAMES = ("remote_l", "remote_h")
 # Analog sensors of the power ports (all optional), by kind: a fuse-drop amplifier
 # ("zero_uv" at 0 A, "gain"), a voltage divider ("divider_x1000"), an NTC to ground
@@ -77,9 +78,8 @@ def validate(b):
             hz = _int_field(o, "pwm_hz", "outputs." + name)
             if name != "alternator_port" or not o.get("active_high", True) or not 100 <= hz <= 40000:
                 raise BoardError("outputs.%s: pwm_hz (100..40000, active high) is for the alternator_port only" % name)
-    for name in REQUIRED_OUTPUTS:
-        if name not in b["outputs"]:
-            raise BoardError("board file lacks output '%s'" % name)
+    if "model" in b and not isinstance(b["model"], str):
+        raise BoardError("'model' must be a model profile name (docs/models.md)")
     for name in INPUT_NAMES:
         if name not in b["inputs"]:
             raise BoardError("board file lacks input '%s'" % name)

@@ -14,7 +14,8 @@ import codes as C
 from ntc import SENSOR_OPEN, SENSOR_SHORT
 from qualifier import BAND, CLEAR, HARD, HOLD, TRIP
 
-# E-B09 (behaviour §7): the bank's nominal voltage fits no 12/24/48 V system.
+# E-B09 (behaviour §7): the bank's nominal voltage fits no 12/24/48 V system
+# (the 12 V-only models: above 15 V, ``Detectors.set_limits``).
 BANK_MIN_MV = const(9000)
 BANK_MAX_MV = const(60000)
 BMS_OPEN_PLAUSIBLE_DC = const(-150)   # an open BMS NTC with the batteries above -15 °C is a broken wire
@@ -79,7 +80,18 @@ class Detectors:
         self.delay_ms = array("i", bytes(4 * n))
         self.clear_ms = array("i", bytes(4 * n))
         self.version = -1
+        self.max_bank_mv = BANK_MAX_MV
+        self.max_batteries = B.MAX_BATTERIES
+        self.max_batteries_48v = B.MAX_BATTERIES
         self.load()
+
+    def set_limits(self, max_system_v, max_batteries, max_batteries_48v):
+        """The model's limits (``models``, behaviour §6, §12): a bank whose nominal
+        voltage is above ``max_system_v`` (12 or 48) is E-B09, one with more
+        batteries than ``max_batteries`` (``max_batteries_48v`` at 48 V) E-B01."""
+        self.max_bank_mv = BANK_MAX_MV if max_system_v >= 48 else max_system_v * 1250
+        self.max_batteries = max_batteries
+        self.max_batteries_48v = max_batteries_48v
 
     def load(self):
         """Convert the rows' settings to integers (call when settings changed)."""
@@ -168,9 +180,11 @@ class Detectors:
             # not what it reads under a load or a charger: a sag is the cell
             # rules' business, with their lead (docs/protection.md, E-B09).
             mv = b.series_cells * B.NOMINAL_CELL_MV
-            return TRIP if mv < BANK_MIN_MV or mv > BANK_MAX_MV else CLEAR
+            return TRIP if mv < BANK_MIN_MV or mv > self.max_bank_mv else CLEAR
         if det == C.D_UNEVEN:
-            return TRIP if b.topology == B.TOPOLOGY_UNEVEN_STRINGS else CLEAR
+            # Uneven strings, or more batteries than the model takes (behaviour §6).
+            most = self.max_batteries_48v if b.system_v == 48 else self.max_batteries
+            return TRIP if b.topology == B.TOPOLOGY_UNEVEN_STRINGS or b.count > most else CLEAR
         return TRIP if b.topology == B.TOPOLOGY_MIXED_CELLS else CLEAR
 
     def _low(self, cid, v):

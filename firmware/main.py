@@ -8,6 +8,7 @@ so the same loop runs a simulated day in seconds.
 import bms
 import board
 import hw
+import models
 import settings
 from ticks import ticks_add, ticks_diff
 
@@ -19,11 +20,14 @@ def build(board_path="board.json", settings_obj=None, fs=None, profile=None, bt=
     With ``fs`` (``store.OsFs()`` on the board, ``store.MemFs()`` in simulation)
     settings and history are loaded from it and saved back when they change;
     corrupt or missing settings give the defaults and E-B31 (docs/persistence.md).
-    ``profile``: a model profile name (``models.PROFILES``), default the Smart BMS 12/200.
+    ``profile``: a model profile name (``models.NAMES``); default: the ``model``
+    setting's (docs/models.md).
     ``bt``: the ``bluetooth`` module (or the host's mock of it) and ``urandom``
-    (``os.urandom``): with both, the BMS advertises and serves GATT (``ble``),
-    its key, PIN and bonds kept in ``fs`` (``ble_keys``).
-    Raises ``board.BoardError`` / ``OSError`` for a bad or missing board file.
+    (``os.urandom``): with both, and a model with Bluetooth, the BMS advertises
+    and serves GATT (``ble``), its key, PIN and bonds kept in ``fs`` (``ble_keys``).
+    Raises ``board.BoardError`` for a bad board file or one that lacks a pin the
+    model needs (the BMS refuses to start: every output stays off), ``OSError``
+    for a missing one.
     """
     b = board.validate(board_path) if isinstance(board_path, dict) else board.load(board_path)
     s = settings_obj or settings.Settings()
@@ -36,10 +40,10 @@ def build(board_path="board.json", settings_obj=None, fs=None, profile=None, bt=
         persist.load_history(fs, h)
         persister = persist.Persister(fs, s, h, status)
     if profile is None:
-        app = bms.Bms(hw.Hardware(b), s, persister)
-    else:
-        app = bms.Bms(hw.Hardware(b), s, persister, profile)
-    if bt is not None and urandom is not None:
+        profile = models.resolve(s.get("model"), b)
+    models.check_board(profile, b)
+    app = bms.Bms(hw.Hardware(b), s, persister, profile)
+    if bt is not None and urandom is not None and models.has_feature(profile, models.FEAT_BLUETOOTH):
         import ble
         import ble_keys
         keys = ble_keys.BleKeys(urandom, fs)
@@ -89,7 +93,12 @@ def main():
         import bluetooth
     except ImportError:             # a build without Bluetooth
         bluetooth = None
-    app = build(fs=store.OsFs(), bt=bluetooth, urandom=getattr(os, "urandom", None))
+    try:
+        app = build(fs=store.OsFs(), bt=bluetooth, urandom=getattr(os, "urandom", None))
+    except ValueError as e:     # board.BoardError: the board file lacks a pin the model needs
+        # boot.py has driven every output off; they stay off: nothing charges or discharges.
+        print("BMS not started: %s" % e)
+        return None
     # Found by ``diag`` when the user imports it: diag and its helpers are not
     # loaded at boot, their ~15 KB of bytecode stay out of the heap until asked for.
     bms.running = app

@@ -5,6 +5,7 @@ model profile (``models``), on the pins of the board file (``hw``). Each has
 ``apply(status, dt)``, called in profile order at the end of every tick.
 """
 import board as BD
+import codes as C
 import models as PF
 
 
@@ -18,6 +19,21 @@ class SwitchPort:
 
     def apply(self, st, dt):
         self.hw.set_output(self.out, st.allowed[self.port])
+
+
+class ContactorOutput:
+    """The Lynx Smart BMS's main contactor (and an aux output that follows it):
+    closed while ATC or ATD is allowed, open when both are withdrawn: the
+    everything-off cases (link lost, an invalid bank, a battery's fault, remote
+    off with "switch everything off"; docs/models.md)."""
+
+    def __init__(self, hw, out):
+        self.hw = hw
+        self.out = out
+
+    def apply(self, st, dt):
+        a = st.allowed
+        self.hw.set_output(self.out, a[C.PORT_ATC] or a[C.PORT_ATD])
 
 
 class PreAlarmOutput:
@@ -102,7 +118,7 @@ class SystemGate:
 def build(hw, settings, profile_name=PF.DEFAULT, alternator=None, system=None):
     """The port objects of ``profile_name`` on ``hw`` (a list, in profile order)."""
     out = []
-    for name, kind, arg in PF.outputs(profile_name):
+    for name, kind, arg, _ in PF.outputs(profile_name):
         idx = BD.OUTPUT_NAMES.index(name)
         if kind == PF.KIND_PORT:
             out.append(SwitchPort(hw, idx, arg))
@@ -112,6 +128,8 @@ def build(hw, settings, profile_name=PF.DEFAULT, alternator=None, system=None):
             out.append(LedOutput(hw, idx, arg))
         elif kind == PF.KIND_ALTERNATOR:
             out.append(AlternatorGate(hw, idx, alternator))
+        elif kind == PF.KIND_CONTACTOR:
+            out.append(ContactorOutput(hw, idx))
         else:
             out.append(SystemGate(hw, idx, system, arg))
     return out

@@ -30,7 +30,9 @@ class PowerPorts:
 
     def __init__(self, settings, profile, hw):
         self.hw = hw
-        self.alternator = AlternatorPort(settings) if PF.has_kind(profile, PF.KIND_ALTERNATOR) else None
+        self.alternator = None
+        if PF.has_kind(profile, PF.KIND_ALTERNATOR):
+            self.alternator = AlternatorPort(settings, PF.profile(profile)[6] * 1000)
         self.system = None
         if PF.has_kind(profile, PF.KIND_SYSTEM):
             self.system = SystemPort(settings, bool(hw.has_output[BD.OUT_SYSTEM_PRECHARGE]))

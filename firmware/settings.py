@@ -7,10 +7,15 @@ holds a threshold as a literal: it reads this store (docs/settings.md, generated
 from this table, lists them all).
 """
 
+import models
+
 CHOICE = "choice"
 
 # name, unit, default, minimum (or choices), maximum, source
 SCHEMA = (
+    # The model (behaviour §12; docs/models.md): which product this board is. Takes effect at the next start.
+    ("model", CHOICE, "board", ("board",) + models.NAMES, None,
+     "behaviour §12: the product profile; 'board' = the board file's \"model\" (else smart_bms_12_200). After a reset"),
     # Cell under-voltage: ATD (behaviour §1; reset from the Lynx Smart BMS manual: all cells >= 3.2 V).
     ("cell_uv_trip_v", "V", 2.80, 2.60, 3.00, "behaviour §1: load disconnect at 2.8 V per cell, adjustable"),
     ("cell_uv_reset_v", "V", 3.20, 2.90, 3.40, "project: loads back on when every cell is >= 3.2 V (Lynx Smart BMS manual)"),
@@ -158,6 +163,9 @@ class Settings:
     def __init__(self):
         self._values = {}
         self.version = 0
+        # ``refuse(name, value)`` -> the reason a change is refused, or None: set
+        # by ``bms`` (a setting the model does not have, a model the board cannot be).
+        self.refuse = None
         self.reset_defaults()
 
     def reset_defaults(self):
@@ -175,7 +183,16 @@ class Settings:
         return [row[0] for row in SCHEMA]
 
     def _convert(self, name, value):
-        # Type and range of one value, without the cross-field rules.
+        # Type and range of one value, then the model's refusal; not the cross-field rules.
+        value = self._typed(name, value)
+        r = self.refuse
+        if r is not None and value != self._values.get(name):
+            why = r(name, value)
+            if why:
+                raise SettingsError(why)
+        return value
+
+    def _typed(self, name, value):
         row = schema_row(name)
         unit = row[1]
         if unit == CHOICE:

@@ -21,7 +21,7 @@ advertising, the regulator); writes ``build/bench/esp32.json`` key
 ``alloc_bytes_per_tick``.
 
 memory: the control tick under real MicroPython 1.27 (WebAssembly port, 32-bit
-like the ESP32) with 20 batteries: bytes allocated per steady-state tick (goal 0),
+like the ESP32) with 5 batteries (a Smart BMS 12/200): bytes allocated per steady-state tick (goal 0),
 heap in use after boot + 1 000 ticks (goal <= 32 KB), tick time. Writes
 ``build/bench/memory.json`` with keys ``interpreter``, ``batteries``,
 ``alloc_bytes_per_tick``, ``heap_used_bytes``, ``tick_ms`` and more.
@@ -75,7 +75,7 @@ def _heap(mp):
     return int(mp.run("import gc\ngc.collect()\nprint(gc.mem_alloc())").strip())
 
 
-def memory(batteries=20, ticks=1000, version="1.27"):
+def memory(batteries=5, ticks=1000, version="1.27"):
     mp = MicroPython(version)
     try:
         mp.load_firmware(extra=[os.path.join(host_tools.ROOT, "host_tools", "mpy", n) for n in ("bench_memory.py", "mp_ring.py")])

@@ -1,4 +1,4 @@
-"""Write docs/codes.md and docs/settings.md from the firmware's own tables.
+"""Write docs/codes.md, docs/settings.md and docs/wiring.md from the sources.
 
 ``python -m host_tools.docgen`` rewrites them; ``tests/test_codes.py`` fails when
 they differ from what this would write, so the docs cannot drift from the code.
@@ -164,7 +164,12 @@ def settings_md():
     return "\n".join(lines)
 
 
-OUTPUTS = {"codes.md": codes_md, "settings.md": settings_md}
+def _wiring_md():
+    from host_tools import wiring
+    return wiring.wiring_md()
+
+
+OUTPUTS = {"codes.md": codes_md, "settings.md": settings_md, "wiring.md": _wiring_md}
 
 
 def main():

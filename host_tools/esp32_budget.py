@@ -144,7 +144,8 @@ class _Ring:
         self.pm.set_adc_mv(34, 300)
         self.pm.set_adc_mv(35, 300)
         self.settings = Settings()
-        self.app = bms.Bms(hw.Hardware(self.board), self.settings)
+        # A 20-battery bank is a smallBMS NG's (up to 50; the 12/200 takes 5: models).
+        self.app = bms.Bms(hw.Hardware(self.board), self.settings, None, "smallbms_ng")
         self.batteries = batteries
         self.cells_at = cells_at
         self.pending = []
@@ -194,7 +195,7 @@ def _one_crossing(t_cross, batteries):
     raise RuntimeError("the pre-alarm never came on")
 
 
-def heap(version="1.27", batteries=20, hours=24, period_ms=1000):
+def heap(version="1.27", batteries=5, hours=24, period_ms=1000):
     """The deployed firmware's heap over ``hours`` simulated hours, in bytes:
     {"after_boot_bytes", "with_diag_loaded_bytes" (after the first diagnostics,
     which import diag), "peak_in_use_bytes", "min_free_bytes" (of

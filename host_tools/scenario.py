@@ -37,7 +37,7 @@ ITEM_KEYS = {"cell": ({"battery", "cell"}, {"r_mohm", "soc_pct"}),
              "battery_temperature_c": ({"battery", "c"}, set())}
 EVENTS = ("pre_alarm_on", "pre_alarm_off", "atd_off", "atd_on", "atc_off", "atc_on", "soc_known",
           "synchronised", "alternator_on_on", "alternator_on_off")
-FIELDS = ("atc", "atd", "pre_alarm", "remote_on", "alternator_on")
+FIELDS = ("atc", "atd", "pre_alarm", "remote_on", "alternator_on", "contactor", "aux_output", "alternator_atc")
 EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time", "range", "edges", "exposure", "resume")
 PORT_FIELDS = ("atc", "atd", "alternator", "system_charge", "system_discharge", "alternator_on")
 TRUTH_FIELDS = ("sim_cell_min_v", "sim_cell_max_v", "temp_min_c", "temp_max_c", "sim_input_v",

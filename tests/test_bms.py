@@ -276,7 +276,7 @@ def four_s():
 def test_a_missing_battery_of_a_4s_bank_is_a_link_problem_not_a_bank_fault():
     # old core: the three answering batteries were judged as the bank: uneven strings, E-B01 after
     # 2 s (its low-bank check also saw 39.6 V over 16 cells, 2.475 V a cell, under A-B08's 2.75 V)
-    r = Rig(batteries=four_s())
+    r = Rig(batteries=four_s(), profile="smallbms_ng")
     r.run(10000)
     assert codes(r) == [] and r.st.bank.system_v == 48
     r.batteries[2].present = False                     # from the poll at 10.1 s
@@ -299,7 +299,7 @@ def test_a_missing_battery_of_a_4s_bank_is_a_link_problem_not_a_bank_fault():
 
 
 def test_the_missing_battery_accepted_is_judged_as_the_bank():
-    r = Rig(batteries=four_s())
+    r = Rig(batteries=four_s(), profile="smallbms_ng")
     r.run(5000)
     r.batteries[2].present = False
     r.run_for(40000)
@@ -639,7 +639,7 @@ def test_an_empty_ring_after_batteries_is_link_loss_then_e_b32():
 # ----- bank checks -------------------------------------------------------------
 
 def test_mixed_cell_counts_on_the_first_reading_are_e_b05_at_once():
-    r = Rig(batteries=[Battery(), Battery(cells=(3300,) * 8, serial="SN2")])
+    r = Rig(batteries=[Battery(), Battery(cells=(3300,) * 8, serial="SN2")], profile="smallbms_ng")
     r.run(100)
     assert "E-B05" in codes(r) and not r.st.atd and not r.st.atc
     assert all("E-B05" in r.st.reason_list(p) for p in ALL_PORTS)
@@ -648,7 +648,7 @@ def test_mixed_cell_counts_on_the_first_reading_are_e_b05_at_once():
 
 
 def test_uneven_strings_appearing_later_are_e_b01_after_bank_check_s():
-    r = Rig(batteries=[Battery(spos=1, serial="A"), Battery(spos=2, serial="B")])
+    r = Rig(batteries=[Battery(spos=1, serial="A"), Battery(spos=2, serial="B")], profile="smallbms_ng")
     r.run(2000)
     r.batteries.append(Battery(spos=1, serial="C"))   # a third battery, in the reading at 2.2 s
     r.run(5000)
@@ -684,7 +684,7 @@ def test_a_12_v_bank_sagging_to_8_v_is_not_e_b09():
 
 def test_a_48_v_bank_charged_to_60_05_v_is_not_e_b09():
     # before the review: 60.05 V measured was outside 9..60 V, E-B09 after 2 s
-    r = Rig(batteries=[Battery(cells=(3753,) * 14 + (3754, 3754))], cell_ov_trip_v=3.8)
+    r = Rig(batteries=[Battery(cells=(3753,) * 14 + (3754, 3754))], cell_ov_trip_v=3.8, profile="smallbms_ng")
     r.run(10000)
     assert r.st.bank.bank_mv == 60050 and codes(r) == [] and r.st.atc and r.st.atd
 

@@ -21,7 +21,7 @@ def test_devkitc_board_is_valid_and_every_pin_is_usable(pin_mock):
 
 @pytest.mark.parametrize("change,words", [
     (lambda b: b.pop("link_uart"), "lacks 'link_uart'"),
-    (lambda b: b["outputs"].pop("load_disconnect"), "lacks output 'load_disconnect'"),
+    (lambda b: b.update(model=12), "'model' must be a model profile name"),
     (lambda b: b["outputs"]["pre_alarm"].update(pin=25), "used by both"),
     (lambda b: b["outputs"].update(buzzer={"pin": 4}), "unknown output"),
     (lambda b: b["inputs"]["remote_h"].update(adc_pin=17), "link UART pin 17"),

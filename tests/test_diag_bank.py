@@ -51,8 +51,9 @@ def test_number_printers(capsys):
 PROBE = r'''
 import gc, bench_workloads as W, mp_ring, diag
 res = {}
-for nb, nc, low in ((1, 4, False), (20, 4, False), (50, 16, False), (20, 4, True)):
-    app = W._boot(mp_ring.QuietUart(W._frame(nb, nc, low=low)))
+for nb, nc, low in ((1, 4, False), (20, 4, False), (50, 16, False), (5, 4, True)):
+    # More than 5 batteries: a smallBMS NG's bank (the 12/200 takes 5: models).
+    app = W._boot(mp_ring.QuietUart(W._frame(nb, nc, low=low)), None, W.NG if nb > 5 else "smart_bms_12_200")
     W._measure(app, 1, 100, 400 if low else 30)     # low: W-B01, then A-B01 withdrawing ATD
     diag.status(app)                  # the first call imports diag_bank: not garbage
     gc.collect()

@@ -179,3 +179,27 @@ def test_boot_with_corrupt_settings_shows_e_b31_until_a_factory_reset(fw, tmp_pa
     again = main.build(host_tools.board_path("esp32-devkitc"), fs=fs)
     assert again.settings.get("cell_uv_trip_v") == 2.7
     diag.history(again)
+
+
+def test_main_refuses_to_start_a_model_the_board_cannot_be_and_leaves_every_output_off(fw, tmp_path, monkeypatch,
+                                                                                       capsys):
+    clock, pm, main, app = fw
+    import json
+    import sys
+    import types
+    b = json.load(open(host_tools.board_path("esp32-devkitc")))
+    b["model"] = "lynx_smart_bms"                     # the board file names a model it has no contactor for
+    (tmp_path / "board.json").write_text(json.dumps(b))
+    pm = host_tools.use_firmware("esp32", clock)
+    monkeypatch.chdir(tmp_path)
+    started = []
+    monkeypatch.setitem(sys.modules, "_thread", types.SimpleNamespace(
+        stack_size=lambda n: None, start_new_thread=lambda fn, args: started.append(args)))
+    sys.modules.pop("boot", None)
+    import boot  # noqa: F401
+    assert main.main() is None and started == []
+    out = capsys.readouterr().out
+    assert out == ("BMS not started: the Lynx Smart BMS (model 'lynx_smart_bms') needs outputs contactor, aux_output, "
+                   "alternator_atc, which board file 'ESP32-DevKitC (ESP32-WROOM-32)' lacks: add them to its "
+                   "\"outputs\", or set another model\n")
+    assert all(pm.level(o["pin"]) == 0 for o in b["outputs"].values())

@@ -90,7 +90,7 @@ def test_the_smallbms_ng_profile_has_no_alternator_or_system_ports():
 
 
 def test_an_unknown_profile_is_refused():
-    with pytest.raises(ValueError, match="smallbms_ng, smart_bms_12_200"):
+    with pytest.raises(ValueError, match="unknown model profile .smart_bms_9000. \\(known: smart_bms_12_200, "):
         Outputs("smart_bms_9000")
 
 

@@ -40,7 +40,7 @@ def _urandom(n):
     return bytes((i * 37 + 11) & 0xFF for i in range(n))
 
 
-def boot(batteries=20):
+def boot(batteries=5):
     import bms
     import main
     import store

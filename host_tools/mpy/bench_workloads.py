@@ -114,13 +114,18 @@ def _frame(batteries, cells, current_ma=-2000, low=False):
     return mp_ring.frame(0, [mp_ring.record(i + 1, c, (200,), current_ma=current_ma) for i in range(batteries)])
 
 
-def _boot(uart, overrides=None):
+NG = "smallbms_ng"
+
+
+def _boot(uart, overrides=None, profile="smart_bms_12_200"):
+    # Banks of more than 5 batteries, or above 12 V, run as a smallBMS NG (the
+    # 12/200 takes 5 batteries at 12 V: models).
     h = hw.Hardware(mp_ring.power_board(machine))
     h.uart = uart
     s = settings.Settings()
     if overrides:
         s.update(overrides)
-    app = bms.Bms(h, s)
+    app = bms.Bms(h, s, None, profile)
     mp_ring.quiet_pins(h)
     return app
 
@@ -164,7 +169,7 @@ def frame_tick_ms(batteries, cells, polls=20):
     """The time of the tick that parses a ring answer (the slowest kind: frame
     decode, bank aggregates, every detector), in ms on this interpreter: the
     mean and the max over ``polls`` answers, measured with the host's clock."""
-    app = _boot(mp_ring.QuietUart(_frame(batteries, cells)))
+    app = _boot(mp_ring.QuietUart(_frame(batteries, cells)), None, NG)
     _measure(app, 1, 100, 30)
     now = app._last_ms
     times = []
@@ -183,7 +188,7 @@ def diag_garbage(batteries=50, cells=16):
     """Bytes one ``diag.status()`` leaves as garbage (its output printed as it
     goes), after a first call that imports what it needs."""
     import diag
-    app = _boot(mp_ring.QuietUart(_frame(batteries, cells)))
+    app = _boot(mp_ring.QuietUart(_frame(batteries, cells)), None, NG)
     _measure(app, 1, 100, 30)
     diag.status(app)
     gc.collect()
@@ -198,7 +203,7 @@ def diag_garbage(batteries=50, cells=16):
 def run(ticks=200):
     out = {}
     q = mp_ring.QuietUart
-    out["quiet"] = _measure(_boot(q(_frame(20, 4))), ticks, 100, 60)
+    out["quiet"] = _measure(_boot(q(_frame(20, 4)), None, NG), ticks, 100, 60)
     for mode in ("continuous", "intermittent"):
         app = _boot(q(_frame(4, 4, low=True)), {"pre_alarm_mode": mode})
         out["alarm_" + mode] = _measure(app, ticks * 2, 100, 40)
@@ -214,10 +219,10 @@ def run(ticks=200):
     app.hw.uart = app.link.uart = Silent()          # the ring goes quiet: W-B05 at 3 s, A-B05 30 s later
     out["link_lost"] = _measure(app, 400, 100, 5)
     out["link_lost_codes"] = ",".join(app.status.active_codes())
-    app = _boot(q(_frame(2, 16, current_ma=-250000)))
+    app = _boot(q(_frame(2, 16, current_ma=-250000)), None, NG)
     out["bank_48v_13kw"] = _measure(app, ticks, 100, 60)
-    out["late_ticks"] = _measure(_boot(q(_frame(20, 4))), ticks, 200, 60)
-    out["bank_50x16"] = _measure(_boot(q(_frame(50, 16))), ticks // 4, 100, 30)
+    out["late_ticks"] = _measure(_boot(q(_frame(20, 4)), None, NG), ticks, 200, 60)
+    out["bank_50x16"] = _measure(_boot(q(_frame(50, 16)), None, NG), ticks // 4, 100, 30)
     app = _boot(q(_frame(4, 4)))
     radio = _ble(app)
     out["ble_advertising"] = _measure(app, ticks, 100, 60)

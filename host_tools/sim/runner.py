@@ -17,7 +17,8 @@ from host_tools.vclock import VirtualClock
 from .console import Console
 from .faults import Faults
 from .links import InBandLink, MemoryLink, MicroPythonFirmware, PtyLink
-from .trace import CHANGE_KEYS, SAMPLE_MS, TraceWriter, add_truth, empty_snapshot, integrity_failures, record
+from .trace import (CHANGE_KEYS, MODEL_OUTPUTS, SAMPLE_MS, TraceWriter, add_truth, empty_snapshot, integrity_failures,
+                    record)
 from .world import World
 
 DEFAULT_BOARD = "esp32-devkitc"
@@ -167,8 +168,10 @@ class Simulation:
         if w.sys.demand_a(self._out_on("system_discharge"), w.alt.lithium_v) > w.sys.comparator_a:
             self._comparator()
         gates = (self._out_on("system_charge"), self._out_on("system_discharge"), self._out_on("system_precharge"))
-        current = w.step(dt_ms, t_ms, self._out_on("charge_disconnect"), self._out_on("load_disconnect"),
-                         self._out_duty("alternator_port"), gates)
+        # A main contactor (Lynx Smart BMS) cuts the bank off from everything when open.
+        main = self._out_on("contactor") if "contactor" in self.out_pins else True
+        current = w.step(dt_ms, t_ms, self._out_on("charge_disconnect") and main, self._out_on("load_disconnect") and main,
+                         self._out_duty("alternator_port"), gates, main)
         self._set_power_adcs()
         self._apply_remote()
         cur = self.board.get("current", {})
@@ -298,6 +301,8 @@ class Simulation:
         snap = self._snapshot()
         self._last_snap = snap
         rec = record(t_ms, snap)
+        for name in MODEL_OUTPUTS:      # the Lynx Smart BMS's and the VE.Bus BMS V2's (docs/models.md)
+            rec[name] = self._out_on(name) if name in self.out_pins else None
         self.failures += integrity_failures(t_ms, snap, self.sent_cells)
         prev = self._prev
         changed = prev is None or any(rec[k] != prev[k] for k in CHANGE_KEYS)

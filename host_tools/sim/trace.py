@@ -9,7 +9,9 @@ import json
 SAMPLE_MS = 1000          # a record every simulated second, plus one per change
 CHANGE_KEYS = ("atc", "atd", "pre_alarm", "pre_alarm_out", "remote_on", "codes", "batteries", "balancer",
                "alternator", "alternator_on", "alternator_state", "alternator_limit_why", "system_charge",
-               "system_discharge", "system_state")
+               "system_discharge", "system_state", "contactor", "aux_output", "alternator_atc")
+# Outputs only some models have: true / false at their pin, null where the board has none.
+MODEL_OUTPUTS = ("contactor", "aux_output", "alternator_atc")
 
 
 def _scaled(x, scale):

@@ -99,13 +99,14 @@ class World:
                 phase -= d
         return self.state[key]
 
-    def step(self, dt_ms, t_ms, charge_on, load_on, duty=0.0, sys_gates=(False, False, False)):
+    def step(self, dt_ms, t_ms, charge_on, load_on, duty=0.0, sys_gates=(False, False, False), main_on=True):
         """Move charge for ``dt_ms``; return the bank current (A, + = charging).
         ``duty``: the alternator gate's PWM duty (0..1); ``sys_gates``: the
-        System+ (charge, discharge, pre-charge) gates."""
+        System+ (charge, discharge, pre-charge) gates; ``main_on``: false while
+        a main contactor is open (no uncontrolled current either)."""
         s = self.state
         self._set_temp(self.value("temperature_c", t_ms))
-        current = self.value("uncontrolled_a", t_ms)
+        current = self.value("uncontrolled_a", t_ms) if main_on else 0.0
         if charge_on:
             charge = self.value("charge_a", t_ms)
             if s["charge_v"] is not None:      # a constant-voltage charger tapers
