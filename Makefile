@@ -3,16 +3,18 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+BMSCTL := $(VENV)/bin/bmsctl
 STAMP := $(VENV)/.installed
 MPY_DIR := host_tools/mpy
 MPY_STAMP := $(MPY_DIR)/node_modules/.installed
 
-.PHONY: help sim sim-alternator test build bench flash deploy repl vboard clean
+.PHONY: help sim sim-alternator plot test build bench flash deploy repl reset vboard docs clean
 BOARD ?= esp32-devkitc
 
 help:
 	@echo "make sim    run the firmware against the simulated bank (default scenario)"
 	@echo "make sim-alternator  the alternator and System+ ports: a drive, the charge limit, a short"
+	@echo "make plot   run the default scenario and draw it to build/sim/default.png"
 	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
 	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
 	@echo "make bench  tick jitter with Bluetooth, alternator regulation, memory under MicroPython, SoC accuracy -> build/bench/*.json"
@@ -20,6 +22,9 @@ help:
 	@echo "           erase the chip and write MicroPython (esptool)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=esp32-devkitc]  copy the .mpy bundle and board file (mpremote)"
 	@echo "make repl PORT=/dev/ttyUSB0   the board's REPL: import diag; diag.status()"
+	@echo "make reset PORT=/dev/ttyUSB0  reset the board: it boots and starts the BMS"
+	@echo "make docs   regenerate docs/codes.md, settings.md, wiring.md from the sources"
+	@echo "everything else: .venv/bin/bmsctl --help"
 	@echo "make vboard  a virtual board (MicroPython behind a pty) for mpremote; prints its device path"
 	@echo "make clean  remove build/, the virtual environment and node_modules"
 
@@ -33,10 +38,13 @@ $(MPY_STAMP): $(MPY_DIR)/package.json $(MPY_DIR)/package-lock.json
 	touch $(MPY_STAMP)
 
 sim: $(STAMP)
-	$(PY) -m host_tools.sim host_tools/scenarios/default.toml --trace build/sim/default.jsonl
+	$(BMSCTL) sim host_tools/scenarios/default.toml --trace build/sim/default.jsonl
 
 sim-alternator: $(STAMP)
-	$(PY) -m host_tools.sim host_tools/scenarios/alternator.toml --trace build/sim/alternator.jsonl
+	$(BMSCTL) sim host_tools/scenarios/alternator.toml --trace build/sim/alternator.jsonl
+
+plot: $(STAMP)
+	$(BMSCTL) sim host_tools/scenarios/default.toml --trace build/sim/default.jsonl --plot build/sim/default.png --live no
 
 test: $(STAMP) $(MPY_STAMP)
 	$(PY) -m pytest -q -n auto tests
@@ -48,16 +56,22 @@ bench: $(STAMP) $(MPY_STAMP)
 	$(PY) -m host_tools.bench
 
 flash: $(STAMP)
-	$(PY) -m host_tools.board_tool flash --port "$(PORT)" --firmware "$(FIRMWARE)" --board "$(BOARD)"
+	@$(BMSCTL) flash --port "$(PORT)" --firmware "$(FIRMWARE)" --board "$(BOARD)"
 
 deploy: $(STAMP)
-	$(PY) -m host_tools.board_tool deploy --port "$(PORT)" --board "$(BOARD)"
+	@$(BMSCTL) deploy --port "$(PORT)" --board "$(BOARD)"
 
 repl: $(STAMP)
-	$(PY) -m host_tools.board_tool repl --port "$(PORT)"
+	@$(BMSCTL) repl --port "$(PORT)"
+
+reset: $(STAMP)
+	@$(BMSCTL) reset --port "$(PORT)"
 
 vboard: $(STAMP) $(MPY_STAMP)
-	$(PY) -m host_tools.vboard
+	$(BMSCTL) vboard
+
+docs: $(STAMP)
+	$(PY) -m host_tools.docgen
 
 clean:
 	rm -rf build $(VENV) .pytest_cache $(MPY_DIR)/node_modules
