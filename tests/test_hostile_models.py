@@ -42,7 +42,7 @@ def test_a_sixth_battery_plugged_in_while_running_is_e_b01_until_it_is_gone_and_
     t = r.until(lambda st: "E-B01" not in codes(st), 10000)
     assert t is not None and r.st.atc and r.st.atd
     assert codes(r.st) == ["W-B05"]                    # held for link_warn_hold_s, then gone
-    r.run_for(31000)
+    r.run_for(60000)                                   # 90 % of 20 s of polls answered, then the 30 s hold
     assert codes(r.st) == []
 
 
