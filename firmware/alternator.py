@@ -154,10 +154,12 @@ class AlternatorPort:
         elif self._overcurrent(dt, cur, fuse):
             trip.trip()
             state = ALT_TRIPPED
-        elif self.duty and (cur < -(self.limit_ma * REVERSE_PCT // 100) - 500
-                            or self._reverse_v(in_mv < li_mv + REVERSE_MARGIN_MV
-                                               and cur * 100 < self.limit_ma * REVERSE_PCT)):
-            state = ALT_REVERSE       # conducting the wrong way, or about to: open at once
+        elif cur < -(self.limit_ma * REVERSE_PCT // 100) - 500 or (
+                self.duty and self._reverse_v(in_mv < li_mv + REVERSE_MARGIN_MV
+                                              and cur * 100 < self.limit_ma * REVERSE_PCT)):
+            # Conducting the wrong way, or about to: open at once. A reverse current
+            # measured while open (a sensor offset, a leaking diode) never closes it.
+            state = ALT_REVERSE
         elif not self._input_ok:
             state = ALT_NO_INPUT      # a conducting port ramps open (the floor has cut it already)
             hard = False
@@ -182,6 +184,11 @@ class AlternatorPort:
             reg.open(dt, hard)
         self.duty = reg.duty
         self.floor = reg.floor
+        if self.duty == 0 and self._low_ms >= 0:
+            # Open with the input low: the next closing waits for INPUT_ON_MS above
+            # the minimum again (a low input that opened the port another way, e.g.
+            # as reverse, must not leave a stale "input ok" behind).
+            self._input_ok = False
         if self.at_limit:
             self.limit_ma = 0
             self.limit_why = LIMIT_CHARGE

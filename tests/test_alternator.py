@@ -491,3 +491,23 @@ def test_an_open_alternator_ntc_does_not_clear_a_hot_alternator():
     p.alt_dc = 900
     p.run(3000)
     assert a.state == A.ALT_ON and a.duty > 0
+
+
+def test_a_brief_low_input_then_a_reverse_current_never_closes_the_port():
+    # Found by hypothesis: the input fell below 13 V for two ticks (the port opened
+    # as reverse while "input ok" was still set), then rose to 13.001 V with 6 A
+    # flowing back. The port closed at once, without its 2 s above 13 V, into a
+    # reverse current.
+    p = Port()
+    p.run(3000)
+    a = p.a
+    assert a.duty > 0
+    for in_mv, li_mv, amps, permitted in ((11000, 12000, 0.0, False), (11000, 12000, 0.0, False),
+                                          (13001, 12000, -6.0, True), (13001, 12000, 0.0, True)):
+        a.update(100, permitted, in_mv, li_mv, int(amps * 450), ROOM_DC, ROOM_DC)
+    assert a.duty == 0 and a.state == A.ALT_NO_INPUT       # 200 ms above 13 V, not 2 s
+    for _ in range(19):
+        a.update(100, True, 13001, 12000, 0, ROOM_DC, ROOM_DC)
+    assert a.duty > 0                                      # 2 s above 13 V: closes
+    a.update(100, True, 13001, 12000, int(-6.0 * 450), ROOM_DC, ROOM_DC)
+    assert a.duty == 0 and a.state == A.ALT_REVERSE
