@@ -274,17 +274,30 @@ def diag(port, command):
 
 def read_settings(port):
     """``{name: value}`` and the running model of the board on ``port``."""
-    code = ("import bms, json\na = bms.running\n"
+    code = ("import diag, json\na = diag._get(None)\n"
             "print('%s' + json.dumps({'model': a.profile, 'settings': dict((n, a.settings.get(n)) "
             "for n in a.settings.names())}))\n" % MARK)
     out = run_on_board(port, code)
     for line in out.splitlines():
         if line.startswith(MARK):
             return json.loads(line[len(MARK):])
-    raise UserError("the board on %s is not running the BMS (bms.running is not set): reset it" % port)
+    raise UserError("the board on %s is not running the BMS: reset it (bmsctl reset --port %s)" % (port, port))
+
+
+_WRITE = """import diag, inbox, settings as S
+a = diag._get(None)
+v = %r
+try:
+    c = a.settings.check_update(v, a.inbox.pending_settings(S.defaults()))
+    a.inbox.post((inbox.SETTINGS, dict((n, c[n]) for n in v)))
+    print("%%d settings changed (saved to flash within 10 s)" %% len(v))
+except S.SettingsError as e:
+    print("not changed: %%s" %% e)
+"""
 
 
 def write_settings(port, values):
-    """Send ``values`` ({name: value}) as one all-or-nothing change; return the board's answer."""
-    code = "import diag\ndiag.set_many(%r)\n" % (dict(values),)
-    return run_on_board(port, code)
+    """Send ``values`` ({name: value}) as one all-or-nothing change, checked by
+    the board as its control tick will apply it (the model's refusals included);
+    return the board's one-line answer."""
+    return run_on_board(port, _WRITE % (dict(values),))
