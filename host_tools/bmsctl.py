@@ -149,18 +149,16 @@ def _run(a):
 
 
 def _sim(a):
-    from host_tools import scenario
     from host_tools.sim import console
     if not os.path.isfile(a.scenario):
         raise UserError("no scenario file %s (examples: host_tools/scenarios/, tests/scenarios/)" % a.scenario)
     trace = a.trace or os.path.join(host_tools.ROOT, "build", "sim",
                                     os.path.splitext(os.path.basename(a.scenario))[0] + ".jsonl")
     os.makedirs(os.path.dirname(os.path.abspath(trace)), exist_ok=True)
-    try:
-        scenario.load(a.scenario)          # every mistake in the file, before anything runs
-    except ValueError as e:
-        raise UserError("scenario error: %s: %s" % (a.scenario, e))
+    # console.main checks the whole file before anything runs: "scenario error: ..." and 2.
     code = console.main([a.scenario, "--trace", trace, "--interpreter", a.interpreter, "--live", a.live])
+    if code == 2:
+        return code
     print("trace: %s" % os.path.relpath(trace))
     if a.plot:
         _plot(trace, a.plot)

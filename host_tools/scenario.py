@@ -49,10 +49,15 @@ class ScenarioError(ValueError):
 
 
 def load(path):
-    """Read and check a scenario file; return a dict. Raise ``ScenarioError``."""
+    """Read and check a scenario file; return a dict. Raise ``ScenarioError``
+    naming the file and the entry, for every mistake the run would meet (the
+    settings, the steps' settings included, are checked before it starts)."""
     try:
         with open(path, "rb") as f:
             sc = tomllib.load(f)
+    except OSError as e:
+        raise ScenarioError("%s: cannot read it (%s); scenarios are in host_tools/scenarios/ and tests/scenarios/"
+                            % (path, e.strerror or e))
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError("%s: not valid TOML: %s" % (path, e))
     sc.setdefault("name", str(path))
@@ -112,7 +117,51 @@ def check(sc):
             if ex.get("port") not in PORT_FIELDS or ("above" in ex) == ("below" in ex) or "max_s" not in ex:
                 raise ScenarioError("expect %d: exposure needs port (%s), one of above/below and max_s"
                                     % (i + 1, ", ".join(PORT_FIELDS)))
+    _check_settings(sc)
     return sc
+
+
+def _check_settings(sc):
+    # The firmware's own rules: [settings] as the board would boot with them, then
+    # each step's settings on top of the ones before, as the run applies them; the
+    # model (its board must have the pins) and the settings it does not have.
+    import host_tools
+    host_tools.use_firmware()
+    import board as fw_board
+    import models as fw_models
+    import settings as fw_settings
+    board_name = sc.get("board", "esp32-devkitc")
+    try:
+        b = fw_board.load(host_tools.board_path(board_name))
+    except OSError:
+        raise ScenarioError("board '%s': no such file boards/%s.json" % (board_name, board_name))
+    s = fw_settings.Settings()
+    initial = sc.get("settings", {})
+    if not isinstance(initial, dict):
+        raise ScenarioError("[settings] must be a table of setting = value")
+    try:
+        s.update(initial)
+        model = fw_models.resolve(s.get("model"), b)
+        fw_models.check_board(model, b)
+    except ValueError as e:
+        raise ScenarioError("[settings]: %s" % e)
+    for name in initial:
+        why = fw_models.setting_applies(model, name)
+        if why:
+            raise ScenarioError("[settings]: %s" % why)
+    for i, st in enumerate(sc["step"]):
+        if "settings" not in st:
+            continue
+        if not isinstance(st["settings"], dict):
+            raise ScenarioError("step %d: settings must be a table of setting = value" % (i + 1))
+        try:
+            for name in st["settings"]:
+                why = fw_models.setting_applies(model, name) if name in s.names() else None
+                if why:
+                    raise fw_settings.SettingsError(why)
+            s.update(st["settings"])
+        except ValueError as e:
+            raise ScenarioError("step %d: settings: %s" % (i + 1, e))
 
 
 def _check_step_items(st, bank, where):
@@ -165,6 +214,26 @@ def evaluate(sc, trace, link_errors):
     return fails
 
 
+def window(lo, hi):
+    """A time window in words: "in 30..45 s", "after 30 s", "before 45 s", "at any time"."""
+    if lo == float("-inf") and hi == float("inf"):
+        return "at any time"
+    if hi == float("inf"):
+        return "after %s s" % lo
+    if lo == float("-inf"):
+        return "before %s s" % hi
+    return "in %s..%s s" % (lo, hi)
+
+
+def bounds(lo, hi):
+    """A range in words: "0..3", "at least 2", "at most 3"."""
+    if hi is None or hi == float("inf"):
+        return "at least %s" % lo if lo is not None else "any value"
+    if lo is None:
+        return "at most %s" % hi
+    return "%s..%s" % (lo, hi)
+
+
 def _check_one(ex, trace, link_errors):
     t = ex["type"]
     if not trace:
@@ -178,8 +247,8 @@ def _check_one(ex, trace, link_errors):
                 if v == want and lo <= ts <= hi and all(c in r["codes"] + r.get(ex["field"] + "_reasons", []) for c in codes)]
         need = ex.get("count_min", 1)
         if len(hits) < need:
-            return "%s never became %s with %s in %s..%s s (%d times, need %d)" % (
-                ex["field"], want, codes or "any code", lo, hi, len(hits), need)
+            return "%s never became %s with %s %s (%d times, need %d)" % (
+                ex["field"], want, codes or "any code", window(lo, hi), len(hits), need)
         return None
     if t == "lead":
         min_s = ex.get("min_s", 30)
@@ -229,30 +298,30 @@ def _check_one(ex, trace, link_errors):
         if n is None:
             return "no link counter '%s' (known: %s)" % (ex["name"], ", ".join(sorted(link_errors)))
         if n < ex.get("min", 0) or n > ex.get("max", float("inf")):
-            return "link counter %s is %d, expected %s..%s" % (ex["name"], n, ex.get("min", 0), ex.get("max", "inf"))
+            return "link counter %s is %d, expected %s" % (ex["name"], n, bounds(ex.get("min", 0), ex.get("max")))
         return None
     if t == "range":
         lo = ex.get("after_s", float("-inf"))
         hi = ex.get("before_s", float("inf"))
         recs = [r for r in trace if lo <= r["t_s"] <= hi]
         if not recs:
-            return "no record in %s..%s s" % (lo, hi)
+            return "no record %s" % window(lo, hi)
         for r in recs:
             v = r.get(ex["field"])
             if ex.get("minus"):
                 v = None if v is None or r.get(ex["minus"]) is None else v - r[ex["minus"]]
             if v is None or not ex.get("min", float("-inf")) <= v <= ex.get("max", float("inf")):
-                return "%s%s is %r at %.1f s, expected %s..%s" % (
+                return "%s%s is %r at %.1f s, expected %s" % (
                     ex["field"], (" - " + ex["minus"]) if ex.get("minus") else "", v, r["t_s"],
-                    ex.get("min", "-inf"), ex.get("max", "inf"))
+                    bounds(ex.get("min"), ex.get("max")))
         return None
     if t == "edges":
         lo = ex.get("after_s", float("-inf"))
         hi = ex.get("before_s", float("inf"))
         n = len([1 for (ts, v, r) in _edges(trace, ex["field"])[1:] if lo <= ts <= hi])
         if n < ex.get("min", 0) or n > ex.get("max", float("inf")):
-            return "%s changed %d times in %s..%s s, expected %s..%s" % (
-                ex["field"], n, lo, hi, ex.get("min", 0), ex.get("max", "inf"))
+            return "%s changed %d times %s, expected %s" % (
+                ex["field"], n, window(lo, hi), bounds(ex.get("min", 0), ex.get("max")))
         return None
     if t == "exposure":
         return _exposure(ex, trace)

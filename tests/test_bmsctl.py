@@ -181,7 +181,8 @@ def test_sim_and_plot_mistakes_are_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('duration_s = 10\n[settings]\ncell_uv_trip_v = 9.0\n')
     code, _, err = run("sim", str(bad))
-    assert code == 2 and "cell_uv_trip_v must be within 2.6..3.0 V, not 9.0" in one_line(err)
+    assert code == 2 and one_line(err) == ("scenario error: %s: [settings]: cell_uv_trip_v must be within 2.6..3.0 V, "
+                                           "not 9.0" % bad)
 
 
 def test_bluetooth_without_an_adapter_is_one_line():

@@ -121,8 +121,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         sc = scen.load(args.scenario)
-    except (OSError, scen.ScenarioError) as e:
-        print("scenario error: %s" % e, file=sys.stderr)
+    except scen.ScenarioError as e:
+        msg = str(e)
+        if not msg.startswith(args.scenario):
+            msg = "%s: %s" % (args.scenario, msg)
+        print("scenario error: %s" % msg, file=sys.stderr)
         return 2
     live = sys.stdout.isatty() if args.live == "auto" else args.live == "yes"
     sim = Simulation(sc, trace_path=args.trace, link=args.link, live=live, interpreter=args.interpreter)

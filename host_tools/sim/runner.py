@@ -103,6 +103,7 @@ class Simulation:
         self._before = None
         self._end_ms = int(sc["duration_s"] * 1000)
         self._finish_ms = None
+        self._timed_out = False
 
     # ----- the world moves while the firmware sleeps ----------------------
     def _out_on(self, name):
@@ -245,9 +246,13 @@ class Simulation:
                 ready = True
             if not ready:
                 if "timeout_s" in st and waited > st["timeout_s"] * 1000:
-                    self.failures.append("step %d (%s) did not happen within %s s" % (
-                        self._step + 1, st.get("until", st.get("note", "")), st["timeout_s"]))
+                    what = ("until %s" % st["until"]) if "until" in st else ("wait_s %s" % st.get("wait_s", st.get("t_s")))
+                    self.failures.append("step %d (%s%s) timed out at %.1f s: its timeout_s %s ran out, counted "
+                                         "from %.1f s when the step before it ran; the run stopped there" % (
+                                             self._step + 1, what, (": " + st["note"]) if st.get("note") else "",
+                                             t_ms / 1000.0, st["timeout_s"], self._step_since_ms / 1000.0))
                     self._finish_ms = t_ms
+                    self._timed_out = True
                 return
             self._apply_step(st, t_ms)
             self._step += 1
@@ -344,7 +349,7 @@ class Simulation:
             self.link.close()
             if self.mp is not None:
                 self.mp.close()
-        if self._step < len(self.sc["step"]):
+        if self._step < len(self.sc["step"]) and not self._timed_out:
             self.failures.append("the scenario ended (duration_s %s) before step %d ran"
                                  % (self.sc["duration_s"], self._step + 1))
         import link as fw_link
