@@ -76,6 +76,11 @@ class Console:
         elif rec["alternator_on"] and rec["alternator_limit_why"] != prev["alternator_limit_why"]:
             self.say(t_ms, "%-24s %-9s (%s)" % ("alternator limit", "%.1f A" % rec["alternator_limit_a"],
                                                rec["alternator_limit_why"]))
+        for field, name in (("contactor", "contactor"), ("aux_output", "aux output"),
+                            ("alternator_atc", "alternator ATC")):
+            if rec.get(field) is not None and rec[field] != prev.get(field):
+                self.say(t_ms, "%-24s %s" % (name, "closed" if field == "contactor" and rec[field] else
+                                              ("opens" if field == "contactor" else ("on" if rec[field] else "off"))))
         trip = ("tripped", "locked")
         if rec["system_state"] != prev["system_state"] and (rec["system_state"] in trip or prev["system_state"] in trip):
             self.say(t_ms, "%-24s %s" % ("System+", rec["system_state"]))

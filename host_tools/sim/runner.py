@@ -17,8 +17,8 @@ from host_tools.vclock import VirtualClock
 from .console import Console
 from .faults import Faults
 from .links import InBandLink, MemoryLink, MicroPythonFirmware, PtyLink
-from .trace import (CHANGE_KEYS, MODEL_OUTPUTS, SAMPLE_MS, TraceWriter, add_truth, empty_snapshot, integrity_failures,
-                    record)
+from .trace import (CHANGE_KEYS, MODEL_OUTPUTS, PLOT_SETTINGS, SAMPLE_MS, TraceWriter, add_truth, empty_snapshot,
+                    integrity_failures, record)
 from .world import World
 
 DEFAULT_BOARD = "esp32-devkitc"
@@ -104,6 +104,7 @@ class Simulation:
         self._end_ms = int(sc["duration_s"] * 1000)
         self._finish_ms = None
         self._timed_out = False
+        self._notes = []
 
     # ----- the world moves while the firmware sleeps ----------------------
     def _out_on(self, name):
@@ -293,6 +294,7 @@ class Simulation:
             self.sim_driver.apply_commands(self.app, cmds)
         if st.get("note"):
             self.console.say(t_ms, "step: " + st["note"])
+            self._notes.append(st["note"])
 
     # ----- what the firmware shows ----------------------------------------
     def _snapshot(self):
@@ -311,6 +313,16 @@ class Simulation:
         self.failures += integrity_failures(t_ms, snap, self.sent_cells)
         prev = self._prev
         changed = prev is None or any(rec[k] != prev[k] for k in CHANGE_KEYS)
+        if prev is None:
+            # The thresholds a reader draws the cells against (bmsctl plot), as the run began.
+            rec["settings"] = dict((n, self.settings.get(n)) for n in PLOT_SETTINGS)
+            import models as fw_models
+            rec["settings"]["model"] = fw_models.resolve(self.settings.get("model"), self.board)
+            rec["scenario"] = self.sc.get("name", "")
+        if self._notes:
+            rec["note"] = " / ".join(self._notes)     # the steps that ran on the tick before
+            self._notes = []
+            changed = True
         if changed or t_ms % SAMPLE_MS == 0:
             self._trace.add(add_truth(rec, self.world))
             self.console.refresh(rec)

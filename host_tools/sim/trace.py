@@ -10,6 +10,9 @@ SAMPLE_MS = 1000          # a record every simulated second, plus one per change
 CHANGE_KEYS = ("atc", "atd", "pre_alarm", "pre_alarm_out", "remote_on", "codes", "batteries", "balancer",
                "alternator", "alternator_on", "alternator_state", "alternator_limit_why", "system_charge",
                "system_discharge", "system_state", "contactor", "aux_output", "alternator_atc")
+# Settings the first record carries: the lines the cells are drawn against.
+PLOT_SETTINGS = ("model", "cell_uv_hard_v", "cell_uv_trip_v", "pre_alarm_trip_v", "cell_ov_trip_v",
+                 "cell_ov_hard_v")
 # Outputs only some models have: true / false at their pin, null where the board has none.
 MODEL_OUTPUTS = ("contactor", "aux_output", "alternator_atc")
 
