@@ -17,6 +17,7 @@ import indicators as IN
 import diag_ble as DB
 import diag_power as DP
 from diag_power import fmt_a as _a, fmt_c as _c, fmt_v as _v
+import diag_cmds as CMD
 
 _app = None
 
@@ -78,6 +79,11 @@ def topology_name(b):
 PORT_LABELS = DP.PORT_LABELS
 
 
+def pre_alarm_line(app=None):
+    """The pre-alarm's logical state, how the output shows it, the codes raising it."""
+    return DP.pre_alarm_line(_get(app))
+
+
 def output_lines(app=None):
     st = _get(app).status
     out = []
@@ -85,9 +91,7 @@ def output_lines(app=None):
         why = ", ".join(st.reason_list(port))
         out.append("  %-24s %-4s %s" % (PORT_LABELS[port], "ON" if st.allowed[port] else "off",
                                         ("(" + why + ")") if why else ""))
-    pre = ", ".join(t for t in st.active_codes() if C.drives_pre_alarm(C.code_id(t)))
-    out.insert(2, "  %-24s %-4s %s" % ("pre-alarm", "ON" if st.pre_alarm_out else "off",
-                                       ("(" + pre + ")") if pre else ""))
+    out.insert(2, pre_alarm_line(app))
     out.append("  remote: terminal %s (%s), soft switch %s" % (
         "on" if st.remote_terminal_on else "off", REMOTE_NAMES[st.remote_state], "on" if st.soft_on else "off"))
     return out
@@ -165,17 +169,17 @@ def ble(app=None):
 
 def set_pin(pin, app=None):
     """Set the pairing PIN: 6 digits as a str ("123456"); applied at the next tick and saved."""
-    DB.set_pin(_get(app), pin)
+    return DB.set_pin(_get(app), pin)
 
 
 def new_advert_key(app=None):
     """A new advertisement key: enter it again in every decoder."""
-    DB.new_advert_key(_get(app))
+    return DB.new_advert_key(_get(app))
 
 
 def forget_bonds(app=None):
     """Forget every paired phone: each must pair again with the PIN."""
-    DB.forget_bonds(_get(app))
+    return DB.forget_bonds(_get(app))
 
 
 def crash_log(path=None):
@@ -185,56 +189,66 @@ def crash_log(path=None):
     print(text if text else "no crash logged")
 
 
-def _post(app, cmd):
-    _get(app).inbox.post(cmd)
-
-
-def set_soc(pct, app=None):
-    """Manual "set SoC" in % (behaviour §5), applied at the next tick; ValueError outside 0..100."""
-    if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct <= 100:
-        raise ValueError("SoC must be a number from 0 to 100, not %r" % (pct,))
-    _post(app, (I.SET_SOC, pct))
-
-
-def synchronise(app=None):
-    """Manual "synchronise to 100 %" (behaviour §5), applied at the next tick."""
-    _post(app, (I.SYNCHRONISE,))
-
+# The commands that change something (each prints what it did, or "not changed:
+# <why>" and returns False), and the history: diag_cmds, with the running BMS.
 
 def get(name=None, app=None):
     """Print one setting with its unit and range, or all of them."""
-    import settings as S
-    st = _get(app).settings
-    for n in ([name] if name else st.names()):
-        row = S.schema_row(n)
-        rng = "/".join(row[3]) if row[1] == S.CHOICE else "%s..%s %s" % (row[3], row[4], row[1])
-        print("%-24s %-12s (%s)" % (n, st.get(n), rng))
+    return CMD.get(_get(app), name)
 
 
 def set(name, value, app=None):
-    """Change a setting; a bad name or value prints why and changes nothing.
+    """Change one setting (checked, applied at the next tick, saved within 10 s)."""
+    return CMD.set(_get(app), name, value)
 
-    Checked here, applied by the control tick, saved to flash within 10 s
-    (docs/persistence.md). Returns True when accepted."""
-    import settings as S
-    app = _get(app)
-    try:
-        if not isinstance(name, str):
-            raise S.SettingsError("unknown setting %r" % (name,))
-        # Checked as the tick will apply it: after the changes still waiting.
-        v = app.settings.check_update({name: value}, app.inbox.pending_settings(S.defaults()))[name]
-    except S.SettingsError as e:
-        print("not changed: %s" % e)
-        return False
-    app.inbox.post((I.SETTINGS, {name: v}))
-    print("%s = %r" % (name, v))
-    return True
+
+def set_many(values, app=None):
+    """Change several settings at once, all or nothing ({name: value})."""
+    return CMD.set_many(_get(app), values)
 
 
 def factory_reset(app=None):
     """Every setting back to its default, saved at once; clears E-B31."""
-    _post(app, (I.FACTORY_RESET,))
-    print("settings reset to defaults")
+    return CMD.factory_reset(_get(app))
+
+
+def set_soc(pct, app=None):
+    """Manual "set SoC" in % (behaviour §5)."""
+    return CMD.set_soc(_get(app), pct)
+
+
+def synchronise(app=None):
+    """Manual "synchronise to 100 %" (behaviour §5)."""
+    return CMD.synchronise(_get(app))
+
+
+def soft_switch(on, app=None):
+    """Switch the BMS on (True) or off (False) like the remote terminal (behaviour §2)."""
+    return CMD.soft_switch(_get(app), on)
+
+
+def reset_alarms(app=None):
+    """Release latched under-voltage withdrawals and a locked power port (A-A12)."""
+    return CMD.reset_alarms(_get(app))
+
+
+def accept_bank(app=None):
+    """Accept the batteries answering now as the bank (after removing one on purpose)."""
+    return CMD.accept_bank(_get(app))
+
+
+def clear_history(app=None):
+    """Clear the history (extremes and totals)."""
+    return CMD.clear_history(_get(app))
+
+
+def history(app=None):
+    """Print the history in Ah, Wh, °C and times (behaviour §5)."""
+    CMD.history(_get(app))
+
+
+def history_lines(app=None):
+    return CMD.history_lines(_get(app))
 
 
 def calibrate_current_zero(app=None):
@@ -247,41 +261,6 @@ def calibrate_current_zero(app=None):
         return None
     raw_ma = app.hw.shunt_ma()
     if set("current_zero_offset_a", raw_ma / 1000, app):
-        print("current zero offset set to %s A" % _a(raw_ma))
         return raw_ma
     print("not calibrated: is current flowing?")
     return None
-
-
-def history(app=None):
-    """Print the history: extremes and totals (behaviour §5)."""
-    h = _get(app).history
-    d = h.as_dict()
-    for name in sorted(d):
-        print("%-22s %s" % (name, d[name]))
-
-
-def clear_history(app=None):
-    """Clear the history (extremes and totals), at the next tick."""
-    _post(app, (I.CLEAR_HISTORY,))
-
-
-def soft_switch(on, app=None):
-    """Switch the BMS on (True) or off (False) like the remote terminal
-    (behaviour §2); anything but True or False raises ``ValueError`` and changes
-    nothing. Off and on again is a user action: it releases latched
-    under-voltage withdrawals."""
-    if on is not True and on is not False:
-        raise ValueError("soft_switch takes True or False, not %r" % (on,))
-    _post(app, (I.SOFT_SWITCH, on))
-
-
-def reset_alarms(app=None):
-    """A deliberate user action: release the under-voltage withdrawals that wait
-    for a recharge (judged afresh) and a tripped or locked power port (A-A12)."""
-    _post(app, (I.RESET_ALARMS,))
-
-
-def accept_bank(app=None):
-    """Accept the present battery count after removing a battery on purpose."""
-    _post(app, (I.ACCEPT_BANK,))

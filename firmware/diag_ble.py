@@ -46,15 +46,24 @@ def set_pin(app, pin):
     for anything else; applied at the next tick and saved."""
     import ble_keys
     if app.ble_keys is None:
-        raise ValueError("this board has no Bluetooth")
-    app.inbox.post((I.SET_PIN, ble_keys.parse_pin(pin)))
+        print("not changed: this board has no Bluetooth")
+        return False
+    try:
+        value = ble_keys.parse_pin(pin)
+        app.inbox.post((I.SET_PIN, value))
+    except ValueError as e:          # a bad PIN, or a full inbox
+        print("not changed: %s" % e)
+        return False
+    print("pairing PIN changed at the next tick: new pairings need it, bonded phones stay paired")
+    return True
 
 
 def new_advert_key(app):
     """Make a new advertisement key (the old one stops decoding: enter the new
     one, from ``diag.ble()``, in every decoder)."""
     if app.ble_keys is None:
-        raise ValueError("this board has no Bluetooth")
+        print("not changed: this board has no Bluetooth")
+        return False
     app.ble_keys.new_key()
     print("new advertisement key %s" % app.ble_keys.key.hex())
 
@@ -63,5 +72,8 @@ def forget_bonds(app):
     """Forget every bonded phone and cut off the connected ones (each must
     pair again with the PIN)."""
     if app.ble_keys is None:
-        raise ValueError("this board has no Bluetooth")
+        print("not changed: this board has no Bluetooth")
+        return False
     app.ble_keys.forget()
+    print("every paired phone forgotten: each must pair again with the PIN")
+    return True

@@ -145,14 +145,29 @@ def _print_port(label, on, names):
         print()
 
 
+def pre_alarm_line(app):
+    """The pre-alarm's logical state (not the phase of its blink), how the output
+    shows it (continuous, blinking, or no such output on this model), and the
+    codes that raise it."""
+    import models
+    st = app.status
+    pre = ", ".join(t for t in st.active_codes() if C.drives_pre_alarm(C.code_id(t)))
+    how = ""
+    if not models.has_kind(app.profile, models.KIND_PRE_ALARM):
+        how = "no pre-alarm output on this model "
+    elif st.pre_alarm and app.settings.get("pre_alarm_mode") == "intermittent":
+        n = app.settings.get("pre_alarm_blink_s")
+        how = "blinking %s s on / %s s off " % (n, n)
+    return "  %-24s %-4s %s%s" % ("pre-alarm", "ON" if st.pre_alarm else "off", how, ("(" + pre + ")") if pre else "")
+
+
 def print_outputs(app):
     """``output_lines`` printed piece by piece (no line strings: issue 10)."""
     st = app.status
     for port in (C.PORT_ATD, C.PORT_ATC, C.PORT_ALT, C.PORT_SYS_CHG, C.PORT_SYS_DIS):
         _print_port(PORT_LABELS[port], st.allowed[port], st.reason_list(port))
         if port == C.PORT_ATC:
-            _print_port("pre-alarm", st.pre_alarm_out,
-                        [t for t in st.active_codes() if C.drives_pre_alarm(C.code_id(t))])
+            print(pre_alarm_line(app))     # its logical state and how the output shows it
     print("  remote: terminal ", end="on" if st.remote_terminal_on else "off")
     print(" (", end=REMOTE_NAMES[st.remote_state])
     print("), soft switch ", end="")

@@ -65,17 +65,24 @@ def test_nothing_below_the_controller_imports_it_or_the_repl():
 def test_the_repl_never_writes_the_core():
     """diag reads ``app.status`` and posts to ``app.inbox``: no assignment to any
     attribute of the running BMS, no call of a method that changes it."""
-    tree = ast.parse(open(NAMES["diag"]).read())
+    for name in ("diag", "diag_cmds", "diag_ble", "diag_power", "diag_bank"):
+        _repl_reads_only(name)
+
+
+def _repl_reads_only(name):
+    tree = ast.parse(open(NAMES[name]).read())
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
                 assert not isinstance(t, (ast.Attribute, ast.Subscript)), \
-                    "diag assigns to %s at line %d" % (ast.unparse(t), node.lineno)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    "%s assigns to %s at line %d" % (name, ast.unparse(t), node.lineno)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not (
+                isinstance(node.func.value, ast.Name) and node.func.value.id in ("CMD", "DB", "DP")):
+            # (calls into diag's own helper modules are checked in those modules)
             assert node.func.attr not in ("update", "set_soc", "synchronise", "user_action", "accept_bank",
                                           "reset_defaults", "clear", "set_active", "reset"), \
-                "diag calls %s at line %d" % (ast.unparse(node.func), node.lineno)
+                "%s calls %s at line %d" % (name, ast.unparse(node.func), node.lineno)
 
 
 def test_only_the_tick_writes_the_status_record():
