@@ -135,7 +135,7 @@ def test_history_reads_in_ah_wh_degrees_and_times(r, capsys):
         "  synchronisations         0",
         "  charge cycles            0",
         "  last full charge         3 h 12 min ago",
-        "  bank voltage             13.21 .. 13.21 V",
+        "  bank voltage             13.20 .. 13.20 V",
         "  cell voltage             3.300 .. 3.303 V",
         "  battery temperature      -3.5 .. 21.5 °C"]
     h.since_full_s = 3 * 86400 + 5 * 3600
