@@ -13,11 +13,67 @@ CHANGES = (("atd", "ATD (load disconnect)", "atd_reasons"),
            ("remote_on", "remote", None))
 
 
+def _f(v, fmt, none="-"):
+    return none if v is None else fmt % v
+
+
+def live_lines(rec):
+    """The live view of one trace record as ``(label, text)`` rows, each short
+    enough for an 80-column terminal: what the firmware believes, the truth
+    (marked "true") beside it."""
+    soc = "unknown" if rec["soc_pct"] is None else "%.1f %%" % rec["soc_pct"]
+    rows = [
+        ("bank", "%s V  %s A  SoC %s (true %.1f %%)" % (_f(rec["bank_v"], "%.2f"), _f(rec["current_a"], "%+.1f"),
+                                                      soc, rec["sim_soc_pct"])),
+        ("cells", "%s V (true %.3f..%.3f)  %s °C" % (
+            "-" if rec["cell_min_v"] is None else "%.3f..%.3f" % (rec["cell_min_v"], rec["cell_max_v"]),
+            rec["sim_cell_min_v"], rec["sim_cell_max_v"], _f(rec["temp_min_c"], "%.1f"))),
+        ("outputs", "ATC %s  ATD %s  pre-alarm %s  remote %s" % (
+            "yes" if rec["atc"] else "NO", "yes" if rec["atd"] else "NO", "ON" if rec["pre_alarm"] else "off",
+            "on" if rec["remote_on"] else "OFF")),
+    ]
+    ports = []
+    if rec.get("alternator_on") or rec.get("alternator_reasons") != ["startup"] and rec.get("alternator_state") != "off":
+        ports.append("alternator %s" % ("%.1f/%.0f A" % (rec["alternator_a"], rec["alternator_limit_a"])
+                                        if rec["alternator_on"] else rec["alternator_state"]))
+    if rec.get("system_state") not in (None, "open") or rec.get("system_discharge"):
+        ports.append("System+ %s" % rec["system_state"])
+    for key, name in (("contactor", "contactor"), ("aux_output", "aux")):
+        if rec.get(key) is not None:
+            ports.append("%s %s" % (name, "on" if rec[key] else "off"))
+    if ports:
+        rows.append(("ports", "  ".join(ports)))
+    codes = " ".join(rec["codes"]) or "none"
+    rows.append(("link", "%d %% answered  codes: %s" % (rec["link_answered_pct"], codes)))
+    return rows
+
+
+def live_panel(title, rec, duration_s=None, width=80):
+    """A rich renderable of ``live_lines`` with the run's progress, for a live view."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    for label, text in live_lines(rec):
+        t.add_row(label, text)
+    parts = [t]
+    head = "%.0f s" % rec["t_s"]
+    if duration_s:
+        head += " of %.0f s" % duration_s
+        parts.append(ProgressBar(total=duration_s, completed=min(rec["t_s"], duration_s), width=width - 8))
+    return Panel(Group(*parts), title="%s  %s" % (title, head), title_align="left", width=width,
+                 subtitle="true = the simulator's truth", subtitle_align="right")
+
+
 class Console:
     """Prints change lines (kept in ``events``) and, when ``live``, a rich table."""
 
-    def __init__(self, title, echo=print, live=False):
+    def __init__(self, title, echo=print, live=False, duration_s=None):
         self.title = title
+        self.duration_s = duration_s
         self.echo = echo or (lambda *a: None)
         self.live = live
         self.events = []
@@ -92,23 +148,7 @@ class Console:
             self._live.update(self._table(rec))
 
     def _table(self, rec):
-        from rich.table import Table
-        t = Table(title=self.title, expand=False)
-        for col in ("t", "bank V", "I A", "SoC", "SoC*", "cell min..max V", "true min..max V", "T C", "ATC", "ATD",
-                    "pre-alarm", "remote", "alt A", "System+", "link", "codes"):
-            t.add_column(col)
-        fmt = lambda v, f: "-" if v is None else f % v
-        t.add_row(fmt(rec["t_s"], "%.0f s"), fmt(rec["bank_v"], "%.2f"), fmt(rec["current_a"], "%.1f"),
-                  "unknown" if rec["soc_pct"] is None else "%.1f %%" % rec["soc_pct"],
-                  "%.1f %%" % rec["sim_soc_pct"],
-                  "-" if rec["cell_min_v"] is None else "%.3f..%.3f" % (rec["cell_min_v"], rec["cell_max_v"]),
-                  "%.3f..%.3f" % (rec["sim_cell_min_v"], rec["sim_cell_max_v"]),
-                  fmt(rec["temp_min_c"], "%.1f"), "yes" if rec["atc"] else "NO", "yes" if rec["atd"] else "NO",
-                  "ON" if rec["pre_alarm"] else "off", "on" if rec["remote_on"] else "OFF",
-                  "%.1f/%.0f" % (rec["alternator_a"], rec["alternator_limit_a"]) if rec["alternator_on"] else "off",
-                  rec["system_state"], "%d %%" % rec["link_answered_pct"], " ".join(rec["codes"]) or "-")
-        t.caption = "SoC, cells: what the firmware believes; SoC*, true: the simulator's truth"
-        return t
+        return live_panel(self.title, rec, self.duration_s)
 
 
 def main(argv=None):

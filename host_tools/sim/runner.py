@@ -39,7 +39,7 @@ class Simulation:
         self.trace_path = trace_path
         self.link_kind = link
         self.failures = []
-        self.console = Console(sc.get("name", "scenario"), echo, live)
+        self.console = Console(sc.get("name", "scenario"), echo, live, sc.get("duration_s"))
         self.events = self.console.events
 
     # ----- set-up ---------------------------------------------------------
