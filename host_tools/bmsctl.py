@@ -103,7 +103,9 @@ def _parser():
     p.add_argument("args", nargs=argparse.REMAINDER, help="live ADDRESS | get ADDRESS [SETTING] | ...")
 
     sub.add_parser("models", help="the model profiles and which board files fit each")
-    sub.add_parser("vboard", help="start a virtual board (MicroPython behind a pty) for mpremote")
+    p = sub.add_parser("vboard", help="start a virtual board (MicroPython behind a pty) for mpremote")
+    p.add_argument("--fs", help="host folder that keeps its files across runs (default build/vboard/flash)")
+    p.add_argument("--fresh", action="store_true", help="start with an empty filesystem")
     return ap
 
 
@@ -144,7 +146,7 @@ def _run(a):
         _models()
     elif a.cmd == "vboard":
         from host_tools import vboard
-        return vboard.main()
+        return vboard.main((["--fs", a.fs] if a.fs else []) + (["--fresh"] if a.fresh else []))
     return 0
 
 

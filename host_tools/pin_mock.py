@@ -58,7 +58,7 @@ def install(chip="esp32", clock=None):
     """Reset the mock for ``chip`` and register it as the ``machine`` module."""
     if chip not in CHIPS:
         raise ValueError("unknown chip %r (known: %s)" % (chip, ", ".join(sorted(CHIPS))))
-    reset()
+    _reset_state()
     _state["chip"] = chip
     _state["clock"] = clock or _ZeroClock()
     sys.modules["machine"] = sys.modules[__name__]
@@ -66,6 +66,12 @@ def install(chip="esp32", clock=None):
 
 
 def reset():
+    """``machine.reset()``'s stand-in: forget every pin and level (the virtual
+    board replaces it with a hard reset that restarts the BMS)."""
+    _reset_state()
+
+
+def _reset_state():
     """Forget every pin, transition, ADC level, UART backend and WDT feed."""
     del transitions[:]
     del wdt_feeds[:]

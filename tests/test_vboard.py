@@ -1,4 +1,5 @@
 """A virtual board (MicroPython behind a pty): deploy with mpremote, reach diag."""
+import os
 import subprocess
 import sys
 import threading
@@ -6,6 +7,7 @@ import time
 
 import pytest
 
+import host_tools
 from host_tools import mpy_bridge
 from host_tools.vboard import VirtualBoard
 
@@ -51,7 +53,8 @@ def test_deploy_and_reach_diag_through_mpremote(vboard):
     out = mpremote(port, "resume", "exec", "import diag; diag.status()")
     assert "control loop running" in out
     assert "1 of 1 batteries answered (1 series x 1 parallel)" in out and "VBOARD0001" in out
-    assert "load disconnect (ATD)    ON" in out and "codes: none" in out
+    # A fresh board has no settings file yet: the defaults and E-B31 (docs/persistence.md).
+    assert "load disconnect (ATD)    ON" in out and "E-B31" in out
     mpremote(port, "resume", "exec", "import diag; diag.soft_switch(False)")     # through the inbox
     time.sleep(1.0)
     out = mpremote(port, "resume", "exec", "import diag; diag.status()")
@@ -60,3 +63,139 @@ def test_deploy_and_reach_diag_through_mpremote(vboard):
     time.sleep(2.5)
     out = mpremote(port, "resume", "exec", "import diag; diag.status()")
     assert "W-B01" in out and "pre-alarm                ON   (W-B01)" in out
+
+
+# ----- the virtual board behaves like a board (issue 11) ----------------------
+BMSCTL = os.path.join(os.path.dirname(sys.executable), "bmsctl")
+
+
+def _start(fs_dir):
+    vb = VirtualBoard(fs_dir)
+    stop = threading.Event()
+
+    def pump():
+        while not stop.is_set() and vb.pump(0.02):
+            pass
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    time.sleep(1.0)
+
+    def close():
+        stop.set()
+        t.join(2)
+        vb.stop()
+    return vb, close
+
+
+def bmsctl(*args):
+    p = subprocess.run([BMSCTL] + list(args), capture_output=True, text=True, timeout=240, cwd=host_tools.ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout
+
+
+def resume(port, code):
+    return mpremote(port, "resume", "exec", code)
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """One virtual board with the firmware deployed and reset (the BMS runs)."""
+    if not mpy_bridge.available():
+        pytest.fail("MicroPython (WebAssembly) is not installed: run `make test`")
+    fs = tmp_path_factory.mktemp("vboard") / "flash"
+    vb, close = _start(str(fs))
+    bmsctl("deploy", "--port", vb.path, "--dest", ":/lib/", "--no-mip", "--sources")
+    bmsctl("reset", "--port", vb.path)
+    time.sleep(1.5)
+    yield vb, fs
+    close()
+
+
+def test_a_reset_starts_the_bms_as_main_py_would(deployed):
+    vb, _ = deployed
+    out = bmsctl("diag", "--port", vb.path, "status")
+    assert "control loop running" in out and "1 of 1 batteries answered" in out and "VBOARD0001" in out
+
+
+def test_repl_lines_end_in_crlf(deployed):
+    import serial
+    vb, _ = deployed
+    with serial.Serial(vb.path, 115200, timeout=0.3) as s:
+        s.write(b"\r\x02")                              # Ctrl-B: the friendly REPL
+        time.sleep(0.5)
+        s.read(4096)
+        s.write(b"print('one'); print('two')\r")
+        time.sleep(0.8)
+        got = s.read(4096)
+    assert b"one\r\ntwo\r\n" in got
+    assert b"\n" not in got.replace(b"\r\n", b"")       # no bare line feed: no staircase
+
+
+def test_files_copy_byte_exact_both_ways(deployed, tmp_path):
+    vb, _ = deployed
+    data = b"line\nwin\r\nbin\x00\xff\x1b[0m" + bytes(range(256))
+    src = tmp_path / "mixed.bin"
+    src.write_bytes(data)
+    mpremote(vb.path, "resume", "fs", "cp", str(src), ":mixed.bin")
+    back = tmp_path / "back.bin"
+    mpremote(vb.path, "resume", "fs", "cp", ":mixed.bin", str(back))
+    assert back.read_bytes() == data
+
+
+def test_the_host_changes_the_battery_cells_and_faults_while_it_runs(deployed):
+    vb, _ = deployed
+    p = vb.path
+    resume(p, "import vboard_rt; vboard_rt.set_batteries(3); vboard_rt.set_temperature(30.5)")
+    time.sleep(2.0)
+    out = bmsctl("diag", "--port", p, "status")
+    assert "3 of 3 batteries answered (1 series x 3 parallel)" in out and "VBOARD0003" in out and "30.5" in out
+    resume(p, "import vboard_rt; vboard_rt.battery_fault(2)")
+    time.sleep(1.5)
+    assert "E-B11" in bmsctl("diag", "--port", p, "status")
+    resume(p, "import vboard_rt; vboard_rt.battery_fault(2, False); vboard_rt.bit_errors(3)")
+    time.sleep(2.0)
+    link = [line for line in bmsctl("diag", "--port", p, "status").splitlines() if line.startswith("link:")][0]
+    assert "crc" in link
+    resume(p, "import vboard_rt; vboard_rt.bit_errors(0); vboard_rt.remote(False)")
+    time.sleep(1.5)
+    assert "remote: terminal off" in bmsctl("diag", "--port", p, "status")
+    resume(p, "import vboard_rt; vboard_rt.remote(True); vboard_rt.unplug()")
+    time.sleep(4.5)
+    assert "W-B05" in bmsctl("diag", "--port", p, "status")
+    resume(p, "import vboard_rt; vboard_rt.plug(); vboard_rt.set_batteries(1)")
+    world = resume(p, "import vboard_rt; print(vboard_rt.world())")
+    assert "'answering': True" in world and "'batteries': 1" in world
+
+
+def test_settings_and_history_survive_a_reset_and_a_restart(deployed, tmp_path):
+    import shutil
+    vb, fs = deployed
+    out = bmsctl("diag", "--port", vb.path, 'set("cell_uv_trip_v", 2.9)')
+    assert out.startswith("cell_uv_trip_v: 2.8 -> 2.9 V")
+    time.sleep(11)                                       # saved within 10 s (docs/persistence.md)
+    bmsctl("reset", "--port", vb.path)
+    time.sleep(1.5)
+    assert bmsctl("settings", "get", "--port", vb.path, "cell_uv_trip_v").split() == ["cell_uv_trip_v", "2.9"]
+    # The board's flash, on another run of the virtual board.
+    copy = tmp_path / "flash"
+    bmsctl("reset", "--port", vb.path)                   # a reset writes the filesystem to the host folder
+    time.sleep(1.0)
+    shutil.copytree(fs, copy)
+    vb2, close = _start(str(copy))
+    try:
+        assert bmsctl("settings", "get", "--port", vb2.path, "cell_uv_trip_v").split() == ["cell_uv_trip_v", "2.9"]
+        assert "history (since it was last cleared):" in bmsctl("diag", "--port", vb2.path, "history")
+    finally:
+        close()
+
+
+def test_its_pins_come_from_the_board_file(deployed, tmp_path):
+    vb, _ = deployed
+    mpremote(vb.path, "resume", "fs", "cp", host_tools.board_path("esp32-c3-devkitm-1"), ":board.json")
+    bmsctl("reset", "--port", vb.path)
+    time.sleep(1.5)
+    out = bmsctl("diag", "--port", vb.path, "status")
+    assert "1 of 1 batteries answered" in out                # the ring on UART 1, the C3's
+    assert "alternator port" not in out or "off" in out
+    assert resume(vb.path, "import bms; print(bms.running.profile, bms.running.hw.board['link_uart']['id'])"
+                  ).split() == ["smallbms_ng", "1"]

@@ -5,7 +5,8 @@
 // A BMS started with vboard_rt.start() is ticked every 100 ms between REPL input.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import { mpCrypto } from "./mp_crypto.mjs";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync, existsSync } from "node:fs";
+import { join, dirname } from "node:path";
 
 const preload = process.argv.slice(2);  // "source-path:name" pairs: files put into /lib
 // Output relay. This port numbers errors as WASI does ("OSError: 44"), where an
@@ -15,7 +16,20 @@ const WASI_ERRNO = { 44: "[Errno 2] ENOENT", 20: "[Errno 17] EEXIST", 54: "[Errn
                      31: "[Errno 21] EISDIR", 55: "[Errno 39] ENOTEMPTY", 28: "[Errno 22] EINVAL" };
 const PREFIX = Buffer.from("OSError: ");
 let held = [];
-function emit(bytes) { if (bytes.length) process.stdout.write(Buffer.from(bytes)); }
+// A board's REPL ends its lines in \r\n (MicroPython's "cooked" output): a lone
+// \n becomes \r\n, so a terminal (mpremote repl) does not staircase. mpremote
+// reads files as repr()/hex text, so this never touches file bytes.
+let lastByte = 0;
+function emit(bytes) {
+  if (!bytes.length) return;
+  const outb = [];
+  for (const b of bytes) {
+    if (b === 10 && lastByte !== 13) outb.push(13);
+    outb.push(b);
+    lastByte = b;
+  }
+  process.stdout.write(Buffer.from(outb));
+}
 function out(data) {
   if (typeof data === "string") data = Buffer.from(data, "latin1");
   for (const c of data) {
@@ -37,6 +51,30 @@ function out(data) {
 let mp = null;
 let tickFn = null;
 let saved = new Map();                  // path -> bytes, carried over a soft reboot
+let pendingReset = false;               // machine.reset() was called: a hard reset follows
+// VBOARD_FS: a host folder that holds the board's filesystem across runs of the
+// virtual board (its flash): read at start, written at every reset and at exit.
+const hostFs = process.env.VBOARD_FS || "";
+
+function loadHostFs(dir, base, acc) {
+  if (!dir || !existsSync(dir)) return acc;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const rel = base + "/" + name;
+    if (statSync(p).isDirectory()) loadHostFs(p, rel, acc);
+    else acc.set(rel, readFileSync(p));
+  }
+  return acc;
+}
+
+function saveHostFs() {
+  if (!hostFs || !mp) return;
+  for (const [p, data] of walk("/", "/", new Map())) {
+    const target = join(hostFs, p);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, data);
+  }
+}
 
 function walk(dir, base, acc) {
   for (const name of mp.FS.readdir(dir)) {
@@ -50,33 +88,42 @@ function walk(dir, base, acc) {
   return acc;
 }
 
-async function boot(raw) {
-  if (mp) saved = walk("/", "/", new Map());
+async function boot(raw, startBms) {
+  if (mp) { saved = walk("/", "/", new Map()); saveHostFs(); }
+  else saved = loadHostFs(hostFs, "", new Map());
   mp = await loadMicroPython({ heapsize: 4 * 1024 * 1024, linebuffer: false, stdout: out, stderr: out });
   tickFn = null;
   // vboard_rt.start() hands its tick function over; calling it through the proxy
   // keeps the REPL's globals intact (runPython from a timer would swap them).
   mp.registerJsModule("mp_crypto", mpCrypto);
   mp.registerJsModule("vboard_host", { start_ticking: (fn) => { tickFn = fn; },
-                                       now_us: () => Math.round(performance.now() * 1000) % 1073741824 });
+                                       now_us: () => Math.round(performance.now() * 1000) % 1073741824,
+                                       hard_reset: () => { pendingReset = true; } });
   for (const [p, data] of saved) {
     const parts = p.split("/").slice(1, -1);
     let cur = "";
     for (const part of parts) { cur += "/" + part; try { mp.FS.mkdir(cur); } catch (e) {} }
     mp.FS.writeFile(p, data);
   }
-  if (saved.size === 0) {
-    try { mp.FS.mkdir("/lib"); } catch (e) {}
-    for (const pair of preload) {
-      const i = pair.lastIndexOf(":");
-      mp.FS.writeFile("/lib/" + pair.slice(i + 1), readFileSync(pair.slice(0, i)));
-    }
+  try { mp.FS.mkdir("/lib"); } catch (e) {}
+  for (const pair of preload) {          // the board's own modules: always the host's current ones
+    const i = pair.lastIndexOf(":");
+    mp.FS.writeFile("/lib/" + pair.slice(i + 1), readFileSync(pair.slice(0, i)));
+  }
+  // machine.reset() is a hard reset, as on a board (mpremote reset calls it).
+  mp.runPython("import machine, vboard_host\nmachine.reset = vboard_host.hard_reset\ndel machine, vboard_host");
+  if (startBms) {
+    // A board runs boot.py and main.py after a reset (not after a soft reset in
+    // the raw REPL): here vboard_rt.boot() does what they do, if they are deployed.
+    try { mp.runPython("import vboard_rt\nvboard_rt.boot()\ndel vboard_rt"); }
+    catch (e) { out("BMS not started: " + String(e && e.message || e).trim().split("\n").pop() + "\n"); }
   }
   mp.replInit();
   if (raw) await mp.replProcessCharWithAsyncify(1);   // back to the raw REPL, as after a soft reboot
 }
 
-await boot(false);
+await boot(false, true);
+process.on("SIGTERM", () => { try { saveHostFs(); } finally { process.exit(0); } });
 let busy = Promise.resolve();
 let rawMode = false;
 let skip = 0;   // bytes of a raw-paste request still to swallow
@@ -95,14 +142,22 @@ process.stdin.on("data", (data) => {
       if (c === 1) rawMode = true;
       if (c === 2) rawMode = false;
       const r = await mp.replProcessCharWithAsyncify(c);
+      if (pendingReset) {                        // machine.reset(): a hard reset, main.py runs
+        pendingReset = false;
+        rawMode = false;
+        out("\r\n");
+        await boot(false, true);
+        out("MicroPython (virtual board) after a hard reset\r\n>>> ");
+        break;
+      }
       if (r) {                                   // Ctrl-D: soft reboot
         out("MPY: soft reboot\r\n");
-        await boot(rawMode);
+        await boot(rawMode, !rawMode);           // at the friendly prompt main.py runs, in the raw REPL not
       }
     }
   });
 });
-process.stdin.on("end", () => process.exit(0));
+process.stdin.on("end", () => { try { saveHostFs(); } finally { process.exit(0); } });
 setInterval(() => {
   if (!tickFn) return;
   busy = busy.then(() => {

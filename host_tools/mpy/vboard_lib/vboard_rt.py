@@ -1,21 +1,33 @@
 """The virtual board's world: a simulated battery ring on the link UART, the
-Bluetooth radio (``bluetooth`` is the host's mock, ``host_tools/ble_mock.py``)
-with simulated phones, and the tick that drives the BMS between REPL input (the
-WebAssembly port has no threads).
+sensors on the board file's pins, the Bluetooth radio (``bluetooth`` is the
+host's mock, ``host_tools/ble_mock.py``) with simulated phones, and the tick
+that drives the BMS between REPL input (the WebAssembly port has no threads).
 
-``start(board="board.json", cells_mv=3300)`` builds the BMS exactly as
-``main.build`` does on a board, attaches ``diag`` and starts ticking it; the host
-calls ``tick()`` every 100 ms. ``phones(n)`` connects and pairs ``n`` phones that
-read and write commands every second; ``timing()`` reports the tick's period and
-duration and the radio events' duration (the jitter figures of ``make bench``).
+``boot()`` is what a board's reset does (the virtual board calls it after a
+hard reset or a soft reset at the friendly prompt): ``boot.py``'s safe pins,
+then, when the firmware and ``board.json`` are deployed, ``start()``, which
+builds the BMS as ``main.build`` does on a board: settings and history on the
+filesystem (they survive resets), Bluetooth. docs/vboard.md.
+
+Change the world from the host while it runs, e.g.
+``mpremote connect PORT resume exec "import vboard_rt; vboard_rt.set_cells(3300, 2900, 3300, 3300)"``:
+``set_cells``, ``set_temperature``, ``set_current``, ``set_batteries``,
+``unplug`` / ``plug``, ``bit_errors``, ``battery_fault``, ``remote``,
+``set_sensor_temperature``; ``world()`` shows it. ``phones(n)`` connects and
+pairs phones; ``timing()`` reports the tick's period and duration.
 """
 import machine
 
 import link
 import mp_ring
 
-_state = {"app": None, "t": 0, "cells": [3300, 3301, 3302, 3303], "uart": None, "phones": [], "last_us": None}
+_state = {"app": None, "t": 0, "uart": None, "phones": [], "last_us": None, "board": None, "polls": 0}
+# The simulated bank: one entry per battery, [cells mV, temperature 0.1 degC, flags].
+_world = {"batteries": [[[3300, 3301, 3302, 3303], 215, 0]], "current_ma": 0, "answer": True,
+          "corrupt_every": 0, "remote_on": True}
 _timing = {"periods": [], "ticks": [], "irq": []}
+REMOTE_LOOP_MV = 300        # the L-H loop closed: both terminals near half the bank, through the dividers
+REMOTE_OPEN_MV = (1000, 0)  # open: L pulled up to the bank (>= 5 V at the terminal), H at 0
 
 
 def _us():
@@ -29,25 +41,58 @@ def _us_diff(a, b):
 
 
 def _answer(seq):
-    return mp_ring.frame(seq, [mp_ring.record(1, _state["cells"], (215,), serial=b"VBOARD0001")])
+    bats = _world["batteries"]
+    n = len(bats)
+    recs = []
+    for i in range(n):
+        cells, temp, flags = bats[i]
+        recs.append(mp_ring.record(i + 1, cells, (temp,), serial=("VBOARD%04d" % (i + 1)).encode(),
+                                   current_ma=_world["current_ma"] // n, flags=flags))
+    f = mp_ring.frame(seq, recs)
+    every = _world["corrupt_every"]
+    if every and _state["polls"] % every == 0:
+        f[len(f) // 2] ^= 0x10               # one flipped bit: the CRC rejects the frame
+    return f
+
+
+def boot(board_path="board.json"):
+    """What a reset does on a board: every output off (``boot.py``), then the
+    BMS started if the firmware and the board file are deployed. Returns the
+    BMS, or None (nothing deployed: the REPL is all there is)."""
+    import os
+    try:
+        os.stat(board_path)
+        import main  # noqa: F401  (deployed?)
+    except (OSError, ImportError):
+        return None
+    import board
+    import hw
+    machine.install(board.load(board_path)["chip"])
+    hw.safe_pins(board_path)
+    return start(board_path)
 
 
 def start(board_path="board.json"):
-    import main
-    import diag
-    machine.install("esp32")
-    uart = machine.MemoryBackend()
-    _state["uart"] = uart
-    machine.attach_uart(2, uart)
-    machine.set_adc_mv(34, 300)       # remote L-H loop
-    machine.set_adc_mv(35, 300)
+    """Build the BMS on the board file's pins as ``main.build`` does (settings and
+    history on the filesystem, Bluetooth), attach ``diag`` and start ticking it."""
     import board
-    b = board.load(board_path)
-    _power_sensors(b)
     import bluetooth
     import cryptolib
+    import diag
+    import main
+    import store
+    b = board.load(board_path)
+    machine.install(b["chip"])
+    _state["board"] = b
+    uart = machine.MemoryBackend()
+    _state["uart"] = uart
+    machine.attach_uart(b["link_uart"]["id"], uart)
+    _apply_remote()
+    _power_sensors(b)
     bluetooth.reset()
-    app = main.build(b, bt=bluetooth, urandom=cryptolib.urandom)
+    app = main.build(b, fs=store.OsFs(), bt=bluetooth, urandom=cryptolib.urandom)
+    import bms
+    bms.running = app
     diag.attach(app)
     _state["app"] = app
     import vboard_host          # the Node side: calls tick() every 100 ms from now on
@@ -55,15 +100,32 @@ def start(board_path="board.json"):
     return app
 
 
+def _apply_remote():
+    b = _state["board"]
+    if b is None:
+        return
+    ins = b["inputs"]
+    l_mv, h_mv = (REMOTE_LOOP_MV, REMOTE_LOOP_MV) if _world["remote_on"] else REMOTE_OPEN_MV
+    machine.set_adc_mv(ins["remote_l"]["adc_pin"], l_mv)
+    machine.set_adc_mv(ins["remote_h"]["adc_pin"], h_mv)
+
+
+def _ntc_mv(a, c):
+    # The NTC's divider output at ``c`` degC (10k to the supply, NTC to ground).
+    import math
+    r = a["r25_ohm"] * math.exp(a["beta"] * (1.0 / (c + 273.15) - 1.0 / 298.15))
+    return int(a["supply_mv"] * r / (r + a["series_ohm"]))
+
+
 def _power_sensors(b):
-    # The power ports at rest: 25 degC NTCs (half the supply), a 13.2 V bank, the
-    # engine off, no current; System+ follows the bank while its gates conduct.
+    # The power ports at rest: 25 degC NTCs, a 13.2 V bank, the engine off, no
+    # current; System+ follows the bank while its gates conduct.
     analog = b.get("analog", {})
     levels = {}
     for name in analog:
         a = analog[name]
         if name in ("alternator_temp", "bms_temp"):
-            mv = a["supply_mv"] // 2
+            mv = _ntc_mv(a, 25.0)
         elif name == "lithium_v":
             mv = 13200 * 1000 // a["divider_x1000"]
         elif name == "alternator_a":
@@ -75,6 +137,9 @@ def _power_sensors(b):
     _state["power"] = levels
     outs = b["outputs"]
     _state["sys_pins"] = [outs[n]["pin"] for n in ("system_discharge", "system_precharge") if n in outs]
+    cur = b.get("current", {})
+    if cur.get("source") == "shunt":
+        machine.set_adc_mv(cur["adc_pin"], cur["zero_uv"] // 1000)
 
 
 def _system_plus():
@@ -88,8 +153,89 @@ def _system_plus():
     machine.set_adc_mv(lv["system_v"][0], lv["lithium_v"][1] if on else 0)
 
 
-def set_cells(*mv):
-    _state["cells"] = list(mv)
+# ----- the world, from the host --------------------------------------------
+def set_cells(*mv, battery=0):
+    """Cell voltages in mV of ``battery`` (1-based; 0 = every battery)."""
+    for i in _which(battery):
+        _world["batteries"][i][0] = list(mv)
+
+
+def set_temperature(c, battery=0):
+    """Battery temperature in degC of ``battery`` (1-based; 0 = every battery)."""
+    for i in _which(battery):
+        _world["batteries"][i][1] = int(round(c * 10))
+
+
+def set_current(a):
+    """The bank current in A (+ = charging), split evenly over the batteries;
+    on a board with a shunt, the shunt reads it too."""
+    _world["current_ma"] = int(round(a * 1000))
+    b = _state["board"]
+    cur = b.get("current", {}) if b else {}
+    if cur.get("source") == "shunt":
+        machine.set_adc_mv(cur["adc_pin"], (cur["zero_uv"] + int(a * cur["uv_per_a"])) // 1000)
+
+
+def set_batteries(n):
+    """``n`` batteries in parallel (1..50), each a copy of battery 1."""
+    if not 1 <= n <= 50:
+        raise ValueError("1..50 batteries")
+    first = _world["batteries"][0]
+    _world["batteries"] = [[list(first[0]), first[1], first[2]] for _ in range(n)]
+
+
+def unplug():
+    """The M8 cable unplugged: the ring stops answering."""
+    _world["answer"] = False
+
+
+def plug():
+    """Plugged back: the ring answers again."""
+    _world["answer"] = True
+
+
+def bit_errors(every=10):
+    """Flip one bit in every ``every``-th answer (the CRC rejects it); 0 stops it."""
+    _world["corrupt_every"] = every
+
+
+def battery_fault(battery=1, on=True):
+    """``battery`` (1-based) reports an internal fault (its flags' bit 1), or stops."""
+    f = _world["batteries"][battery - 1]
+    f[2] = (f[2] | 2) if on else (f[2] & ~2)
+
+
+def remote(on):
+    """The remote on/off terminals: True = the L-H loop closed (on), False = open."""
+    _world["remote_on"] = bool(on)
+    _apply_remote()
+
+
+def set_sensor_temperature(name, c):
+    """An NTC of the board file's ``analog`` section (``"bms_temp"``,
+    ``"alternator_temp"``) at ``c`` degC; ValueError if the board has none."""
+    b = _state["board"]
+    a = b.get("analog", {}).get(name) if b else None
+    if a is None or "beta" not in a:
+        raise ValueError("this board has no %s sensor" % name)
+    machine.set_adc_mv(a["adc_pin"], _ntc_mv(a, c))
+
+
+def world():
+    """The simulated world now (a dict): batteries, current, link, remote."""
+    return {"batteries": len(_world["batteries"]), "cells_mv": [b[0] for b in _world["batteries"]],
+            "temps_c": [b[1] / 10 for b in _world["batteries"]], "flags": [b[2] for b in _world["batteries"]],
+            "current_a": _world["current_ma"] / 1000, "answering": _world["answer"],
+            "corrupt_every": _world["corrupt_every"], "remote_on": _world["remote_on"]}
+
+
+def _which(battery):
+    n = len(_world["batteries"])
+    if battery == 0:
+        return range(n)
+    if not 1 <= battery <= n:
+        raise ValueError("battery 1..%d" % n)
+    return (battery - 1,)
 
 
 def phones(n=1, pin=0):
@@ -146,6 +292,8 @@ def timing(reset=False):
 
 
 def tick():
+    """One control tick (the host calls it every 100 ms): answer the polls sent
+    since the last one, then tick the BMS."""
     app = _state["app"]
     if app is None:
         return
@@ -159,7 +307,9 @@ def tick():
     sent = uart.take_sent()
     i = 0
     while i + link.POLL_LEN <= len(sent):      # each poll: POLL_LEN bytes, sequence at 4
-        uart.feed(_answer(sent[i + 4]))
+        _state["polls"] += 1
+        if _world["answer"]:
+            uart.feed(_answer(sent[i + 4]))
         i += link.POLL_LEN
     _state["t"] = (_state["t"] + 100) % (1 << 30)
     t0 = _us()
