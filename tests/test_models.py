@@ -319,3 +319,19 @@ def test_profiles_are_plain_data_a_copy_of_which_changes_nothing():
         M.leds(name)
         M.outputs(name)
     assert M.PROFILES == before
+
+
+def test_the_readmes_wiring_table_matches_the_devkitc_board_file():
+    import re
+    text = open(host_tools.ROOT + "/README.md").read()
+    section = text[text.index("## Wiring at a glance"):text.index("## One firmware, the whole family")]
+    b = _board("esp32-devkitc")
+    pins = set(o["pin"] for o in b["outputs"].values()) | set(i["adc_pin"] for i in b["inputs"].values())
+    pins |= set(a["adc_pin"] for a in b["analog"].values()) | {b["short_circuit"]["pin"]}
+    pins |= {b["link_uart"]["tx"], b["link_uart"]["rx"]}
+    named = set()
+    for row in section.splitlines():
+        if row.startswith("| GPIO"):
+            pins_text = re.match(r"GPIO ([\d /]+)", row.split("|")[1].strip()).group(1)
+            named |= set(int(n) for n in pins_text.split("/") if n.strip())
+    assert named == pins, "README's wiring table is stale: %s" % sorted(named ^ pins)
