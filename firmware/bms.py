@@ -73,6 +73,8 @@ class Bms:
         self.system = self.power.system
         self.indicators = Indicators()
         self.status.led_mask = PF.leds(profile)
+        if not PF.has_kind(profile, PF.KIND_PRE_ALARM):
+            self.status.pre_alarm_blink_s = -1
         self.ports = P.build(hw, settings, profile, self.alternator, self.system)
         settings.refuse = self._refuse_setting
         self._obs = Observation()

@@ -149,14 +149,13 @@ def pre_alarm_line(app):
     """The pre-alarm's logical state (not the phase of its blink), how the output
     shows it (continuous, blinking, or no such output on this model), and the
     codes that raise it."""
-    import models
     st = app.status
     pre = ", ".join(t for t in st.active_codes() if C.drives_pre_alarm(C.code_id(t)))
     how = ""
-    if not models.has_kind(app.profile, models.KIND_PRE_ALARM):
+    n = st.pre_alarm_blink_s
+    if n < 0:
         how = "no pre-alarm output on this model "
-    elif st.pre_alarm and app.settings.get("pre_alarm_mode") == "intermittent":
-        n = app.settings.get("pre_alarm_blink_s")
+    elif st.pre_alarm and n:
         how = "blinking %s s on / %s s off " % (n, n)
     return "  %-24s %-4s %s%s" % ("pre-alarm", "ON" if st.pre_alarm else "off", how, ("(" + pre + ")") if pre else "")
 

@@ -54,6 +54,7 @@ class PreAlarmOutput:
             self._intermittent = s.get("pre_alarm_mode") == "intermittent"
             self._half_ms = s.ms("pre_alarm_blink_s")
             self._version = s.version
+            st.pre_alarm_blink_s = s.get("pre_alarm_blink_s") if self._intermittent else 0
         if not st.pre_alarm:
             self._ms = 0
             on = False

@@ -19,7 +19,8 @@ class Status:
       ``atc`` / ``atd`` as properties;
     - ``active`` (bytearray per code id, the diagnosis's own), ``pre_alarm``
       (logical, after ``pre_alarm_usage``), ``pre_alarm_out`` (the pin, after
-      continuous / intermittent shaping), ``led_on``;
+      continuous / intermittent shaping), ``pre_alarm_blink_s`` (how the output
+      shows it: 0 continuous, N s on and off, -1 no such output), ``led_on``;
     - ``remote_on``, ``remote_terminal_on``, ``remote_state`` (``inputs.REMOTE_*``),
       ``soft_on``;
     - ``bank`` (the latest reading with batteries, a ``bank.Bank``, or None),
@@ -61,6 +62,7 @@ class Status:
         self.active = bytearray(C.N_CODES)
         self.pre_alarm = False
         self.pre_alarm_out = False
+        self.pre_alarm_blink_s = 0      # 0: a continuous output; N: blinks N s on, N s off; -1: the model has none
         self.led_on = False
         self.remote_on = True
         self.remote_terminal_on = True
