@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MPY_DIR := host_tools/mpy
 MPY_STAMP := $(MPY_DIR)/node_modules/.installed
 
-.PHONY: help sim sim-alternator plot test build bench flash deploy repl reset vboard docs clean
+.PHONY: help sim sim-alternator plot test build bench fuzz flash deploy repl reset vboard docs clean
 BOARD ?= esp32-devkitc
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make plot   run the default scenario and draw it to build/sim/default.png"
 	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
 	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
+	@echo "make fuzz   the link decoder fuzzed 10^6 times (CPython) and 10^5 (MicroPython) -> build/bench/fuzz.json"
 	@echo "make bench  tick jitter with Bluetooth, alternator regulation, memory under MicroPython, SoC accuracy -> build/bench/*.json"
 	@echo "make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-v1.27.0.bin [BOARD=esp32-devkitc]"
 	@echo "           erase the chip and write MicroPython (esptool)"
@@ -54,6 +55,9 @@ build: $(STAMP)
 
 bench: $(STAMP) $(MPY_STAMP)
 	$(PY) -m host_tools.bench
+
+fuzz: $(STAMP) $(MPY_STAMP)
+	$(PY) -m host_tools.fuzz
 
 flash: $(STAMP)
 	@$(BMSCTL) flash --port "$(PORT)" --firmware "$(FIRMWARE)" --board "$(BOARD)"
