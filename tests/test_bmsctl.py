@@ -188,3 +188,21 @@ def test_sim_and_plot_mistakes_are_one_line(tmp_path):
 def test_bluetooth_without_an_adapter_is_one_line():
     code, _, err = run("ble")
     assert code == 2 and one_line(err).startswith("bmsctl: bmsctl ble: say what: live ADDRESS")
+
+
+def test_an_esptool_failure_ends_in_one_bmsctl_line(tmp_path):
+    good = _image(tmp_path / "esp32.bin", "esp32")
+    code, out, err = run("flash", "--port", os.devnull, "--firmware", good)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("bmsctl: esptool failed: ")
+    assert out.startswith("$ esptool --chip esp32 --port %s erase-flash" % os.devnull)
+
+
+def test_the_esptool_logger_draws_progress_and_keeps_the_last_error():
+    from host_tools.progress import EsptoolLogger
+    log = EsptoolLogger()
+    for i in range(0, 101, 10):
+        log.progress_bar(i, 100, prefix="Writing")
+    log.error("A fatal error occurred: Failed to connect\nmore")
+    log.close()
+    assert log.last_error == "A fatal error occurred: Failed to connect"
