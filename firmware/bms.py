@@ -83,6 +83,7 @@ class Bms:
         self._all_off = False
         self._off_ms = 0
         self._version = -1
+        self.restarts = 0        # control-loop restarts after a crash (main.run)
         self.radio = None        # ble.Radio (``attach_bluetooth``) when the board has Bluetooth
         self.ble_keys = None     # ble_keys.BleKeys, with it
         hw.all_safe()

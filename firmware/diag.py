@@ -127,6 +127,8 @@ def loop_lines(app=None):
     if st.stopped:
         return ["control loop STOPPED on an error: every output is off (diag.crash_log() shows why)"]
     line = "control loop running: %d ticks" % st.ticks
+    if app.restarts:
+        line += "; restarted %d times after a crash (diag.crash_log())" % app.restarts
     if app.inbox.last_error:
         line += "; last command failed: %s" % app.inbox.last_error
     return [line]

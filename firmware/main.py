@@ -51,31 +51,69 @@ def build(board_path="board.json", settings_obj=None, fs=None, profile=None, bt=
     return app
 
 
-def run(app, clock, keep_going=None, crash_log=None):
+# A crash in the control loop (docs/reliability.md): every output off, the
+# traceback logged, then the loop runs again after RESTART_PAUSE_MS with the
+# watchdog fed; more than MAX_RESTARTS crashes within RESTART_WINDOW_MS and it
+# gives up: the watchdog (hw.WDT_TIMEOUT_MS) resets the board, boot.py keeps
+# the outputs off, main.py starts afresh.
+MAX_RESTARTS = 3
+RESTART_PAUSE_MS = 1000
+RESTART_WINDOW_MS = 60000
+
+
+def run(app, clock, keep_going=None, crash_log=None, max_restarts=MAX_RESTARTS):
     """Tick ``app`` every ``bms.TICK_MS`` until ``keep_going()`` returns False.
 
-    If a tick raises, every output goes to its safe state before the error
-    propagates: a crashed loop never leaves ATC or ATD allowed. With
-    ``crash_log`` (a path) the traceback is appended there first
-    (``crashlog``; ``diag.crash_log()`` shows it).
+    If a tick raises, every output goes to its safe state at once: a crashed
+    loop never leaves ATC or ATD allowed. With ``crash_log`` (a path) the
+    traceback is appended there (``crashlog``; ``diag.crash_log()`` shows it).
+    An ``Exception`` restarts the loop after ``RESTART_PAUSE_MS`` (outputs off,
+    watchdog fed; ``app.restarts`` counts it), up to ``max_restarts`` times in
+    ``RESTART_WINDOW_MS``; the next one propagates, and so do KeyboardInterrupt
+    and SystemExit (a user's stop).
     """
+    recent = []
+    while True:
+        try:
+            _loop(app, clock, keep_going)
+            return
+        except Exception as e:
+            _stopped(app, e, crash_log)
+            now = clock.ticks_ms()
+            recent = [t for t in recent if ticks_diff(now, t) < RESTART_WINDOW_MS]
+            if len(recent) >= max_restarts:
+                raise
+            recent.append(now)
+            waited = 0
+            while waited < RESTART_PAUSE_MS:
+                app.hw.feed()
+                clock.sleep_ms(bms.TICK_MS)
+                waited += bms.TICK_MS
+            app.restarts += 1
+            app.status.stopped = False
+        except BaseException as e:
+            _stopped(app, e, crash_log)
+            raise
+
+
+def _loop(app, clock, keep_going):
     due = clock.ticks_ms()
-    try:
-        while keep_going is None or keep_going():
-            app.tick(clock.ticks_ms())
-            due = ticks_add(due, bms.TICK_MS)
-            wait = ticks_diff(due, clock.ticks_ms())
-            if wait > 0:
-                clock.sleep_ms(wait)
-            else:
-                due = clock.ticks_ms()   # overran: start the next period now
-    except BaseException as e:
-        app.safe()
-        app.status.stopped = True
-        if crash_log:
-            import crashlog
-            crashlog.record(e, crash_log, app.ticks * bms.TICK_MS)
-        raise
+    while keep_going is None or keep_going():
+        app.tick(clock.ticks_ms())
+        due = ticks_add(due, bms.TICK_MS)
+        wait = ticks_diff(due, clock.ticks_ms())
+        if wait > 0:
+            clock.sleep_ms(wait)
+        else:
+            due = clock.ticks_ms()   # overran: start the next period now
+
+
+def _stopped(app, e, crash_log):
+    app.safe()
+    app.status.stopped = True
+    if crash_log:
+        import crashlog
+        crashlog.record(e, crash_log, app.ticks * bms.TICK_MS)
 
 
 def main():

@@ -203,3 +203,59 @@ def test_main_refuses_to_start_a_model_the_board_cannot_be_and_leaves_every_outp
                    "alternator_atc, which board file 'ESP32-DevKitC (ESP32-WROOM-32)' lacks: add them to its "
                    "\"outputs\", or set another model\n")
     assert all(pm.level(o["pin"]) == 0 for o in b["outputs"].values())
+
+
+def test_a_crash_restarts_the_loop_with_outputs_off_meanwhile_and_the_watchdog_fed(fw, tmp_path):
+    clock, pm, main, app = fw
+    import bms
+    app.hw.start_watchdog()
+    real_tick = app.tick
+    crashes = []
+
+    def flaky(now):
+        real_tick(now)
+        if app.link.awaiting and app.link.seq > 1:
+            answer(app)                     # a ring that answers every poll
+        if app.status.ticks == 30 and not crashes:
+            crashes.append(clock.elapsed_ms)
+            raise ValueError("a bug in a stage")
+
+    app.tick(clock.ticks_ms())
+    answer(app)
+    app.tick = flaky
+    main.run(app, clock, lambda: clock.elapsed_ms < 6000, str(tmp_path / "crash.log"))
+    # Times as the clock's ticks_ms (it wraps 250 ms into the run): counted from the crash.
+    t_crash = clock.ticks_ms() - (clock.elapsed_ms - crashes[0])
+    since = lambda t: clock.ticks_diff(t, t_crash)  # noqa: E731
+    # Every output went off at the crash, stayed off for the pause, and came back.
+    load = [(since(t), lvl) for t, lvl in pm.pin_transitions(25)]
+    off = [t for t, lvl in load if lvl == 0 and t >= 0]
+    on_again = [t for t, lvl in load if lvl == 1 and t > 0]
+    assert off and off[0] == 0
+    assert on_again and on_again[0] >= main.RESTART_PAUSE_MS
+    assert app.restarts == 1 and not app.status.stopped and app.status.atd
+    # The watchdog was fed through the pause: no gap near its 5 s.
+    feeds = [since(t) for t in pm.wdt_feeds if since(t) >= -200]
+    assert max(b - a for a, b in zip(feeds, feeds[1:])) <= 2 * bms.TICK_MS
+    assert "ValueError: a bug in a stage" in (tmp_path / "crash.log").read_text()
+    import diag
+    assert diag.loop_lines(app)[0].endswith("; restarted 1 times after a crash (diag.crash_log())")
+
+
+def test_a_crash_that_keeps_coming_gives_up_to_the_watchdog(fw, tmp_path):
+    clock, pm, main, app = fw
+    app.hw.start_watchdog()
+    calls = []
+
+    def broken(now):
+        calls.append(now)
+        raise RuntimeError("always")
+
+    app.tick = broken
+    with pytest.raises(RuntimeError, match="always"):
+        main.run(app, clock, None, str(tmp_path / "crash.log"))
+    assert len(calls) == main.MAX_RESTARTS + 1 and app.restarts == main.MAX_RESTARTS
+    assert app.status.stopped and all(pm.level(o["pin"]) == 0 for o in app.hw.board["outputs"].values())
+    assert (tmp_path / "crash.log").read_text().count("--- crash") == main.MAX_RESTARTS + 1
+    # From here nothing feeds the watchdog: it resets the board within its 5 s.
+    assert clock.ticks_diff(clock.ticks_ms(), pm.wdt_feeds[-1]) < 5000
