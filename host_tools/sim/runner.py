@@ -246,12 +246,14 @@ class Simulation:
             else:
                 ready = True
             if not ready:
-                if "timeout_s" in st and waited > st["timeout_s"] * 1000:
-                    what = ("until %s" % st["until"]) if "until" in st else ("wait_s %s" % st.get("wait_s", st.get("t_s")))
+                # The trigger has not come (an event seen, its delay_s running, has come).
+                if "timeout_s" in st and self._event_seen_ms is None and waited > st["timeout_s"] * 1000:
+                    what = [("%s %s" % (k, st[k])) for k in ("until", "wait_s", "t_s") if k in st][0]
                     self.failures.append("step %d (%s%s) timed out at %.1f s: its timeout_s %s ran out, counted "
-                                         "from %.1f s when the step before it ran; the run stopped there" % (
+                                         "from %.1f s, %s; the run stopped there" % (
                                              self._step + 1, what, (": " + st["note"]) if st.get("note") else "",
-                                             t_ms / 1000.0, st["timeout_s"], self._step_since_ms / 1000.0))
+                                             t_ms / 1000.0, st["timeout_s"], self._step_since_ms / 1000.0,
+                                             "when the step before it ran" if self._step else "the start of the run"))
                     self._finish_ms = t_ms
                     self._timed_out = True
                 return
