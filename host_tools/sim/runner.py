@@ -105,6 +105,7 @@ class Simulation:
         self._finish_ms = None
         self._timed_out = False
         self._notes = []
+        self._lines_changed = False     # a step changed a trip line the trace carries (PLOT_SETTINGS)
 
     # ----- the world moves while the firmware sleeps ----------------------
     def _out_on(self, name):
@@ -289,6 +290,7 @@ class Simulation:
         self.faults.apply_step(st)
         if "settings" in st:
             self._check_settings.update(st["settings"])
+            self._lines_changed = self._lines_changed or any(n in PLOT_SETTINGS for n in st["settings"])
         cmds = dict((k, st[k]) for k in COMMAND_KEYS if k in st)
         if self.mp is not None:
             self._reply.update(cmds)
@@ -324,6 +326,11 @@ class Simulation:
         if self._notes:
             rec["note"] = " / ".join(self._notes)     # the steps that ran on the tick before
             self._notes = []
+            changed = True
+        if self._lines_changed and prev is not None:
+            # A step changed a trip line: the lines from this record on (the model stays the run's).
+            rec["settings"] = dict((n, self._check_settings.get(n)) for n in PLOT_SETTINGS if n != "model")
+            self._lines_changed = False
             changed = True
         if changed or t_ms % SAMPLE_MS == 0:
             self._trace.add(add_truth(rec, self.world))
