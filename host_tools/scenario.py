@@ -5,53 +5,236 @@ bank, ``[settings]`` overrides firmware settings, ``[[step]]`` entries run in
 order (each waits for a time or an event, then changes loads, chargers,
 temperature, remote input, faults or settings), ``[[expect]]`` entries are checked
 against the trace at the end.
+
+``load(path)`` checks the whole file before anything runs and raises
+``ScenarioError`` with one line naming the file, the entry, what is wrong and
+what would be right (docs/scenarios.md, "Mistakes").
 """
+import difflib
+import math
+import os
+import sys
 import tomllib
 
-BANK_KEYS = {"series": int, "parallel": int, "cells": int, "capacity_ah": (int, float),
-             "soc_pct": (int, float), "r_mohm": (int, float), "spread_pct": (int, float),
-             "temps": int, "temperature_c": (int, float), "seed": int, "cell_offset_pct": (int, float),
-             "current_gain_error_pct": (int, float), "current_offset_a": (int, float),
-             "temp_spread_c": (int, float)}
-STEP_KEYS = {"t_s", "wait_s", "until", "delay_s", "timeout_s", "load_a", "charge_a",
-             "uncontrolled_a", "charge_v", "temperature_c", "remote", "soft_switch", "fault", "faults",
-             "bit_error_rate", "battery", "batteries", "drop_rate", "answer_every_s", "settings", "note",
-             "cell", "battery_flags", "battery_temperature_c", "cycle", "noise_mv", "set_soc_pct",
-             "reset_alarms", "engine_rpm", "vehicle_load_a", "alternator_ambient_c", "bms_ambient_c",
-             "bms_rth_k_per_w", "system_load_a", "system_charge_a", "system_short", "starter_soc_pct",
-             "regulator_v"}
+import host_tools
+
+
+class _Num:
+    """A number (``integer``: an integer) within the limits, of ``unit``."""
+
+    def __init__(self, unit="", lo=None, hi=None, above=None, integer=False, words=None):
+        self.unit, self.lo, self.hi, self.above, self.integer = unit, lo, hi, above, integer
+        self._words = words
+
+    def ok(self, v):
+        if isinstance(v, bool) or not isinstance(v, int if self.integer else (int, float)):
+            return False
+        if not math.isfinite(v):
+            return False
+        return ((self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi)
+                and (self.above is None or v > self.above))
+
+    def words(self):
+        if self._words:
+            return self._words
+        s = "an integer" if self.integer else "a number"
+        if self.lo is not None and self.hi is not None:
+            s += " %s..%s" % (self.lo, self.hi)
+        elif self.above is not None:
+            s += " above %s" % self.above
+        elif self.lo is not None:
+            s += ", %s or more" % self.lo
+        return s + (" (%s)" % self.unit if self.unit else "")
+
+
+class _Choice:
+    """One of ``values`` (a tuple, or a function returning one, looked up when
+    first needed); ``words`` replaces the list in messages when it is long."""
+
+    def __init__(self, values, words=None):
+        self._values, self._words = values, words
+
+    def values(self):
+        if callable(self._values):
+            self._values = tuple(self._values())
+        return self._values
+
+    def ok(self, v):
+        return isinstance(v, str) and v in self.values()
+
+    def words(self):
+        return self._words or "one of " + ", ".join(self.values())
+
+
+class _Type:
+    def __init__(self, types, words):
+        self.types, self._words = types, words
+
+    def ok(self, v):
+        return isinstance(v, self.types) and (bool not in self.types or isinstance(v, bool))
+
+    def words(self):
+        return self._words
+
+
+class _ListOf:
+    """A list whose every item is ``item``."""
+
+    def __init__(self, item, empty=True, words=None):
+        self.item, self.empty, self._words = item, empty, words
+
+    def ok(self, v):
+        return isinstance(v, list) and (self.empty or v) and all(self.item.ok(x) for x in v)
+
+    def words(self):
+        if self._words:
+            return self._words
+        return "a list of %s, e.g. [%s]" % (self.item.words(), ", ".join(repr(x) for x in self._example()))
+
+    def _example(self):
+        if isinstance(self.item, _Choice):
+            return list(self.item.values()[:2])
+        return [1, 2]
+
+
+_BOOL = _Type((bool,), "true or false")
+_STR = _Type((str,), "a string in quotes")
+_TABLE = _Type((dict,), "a table")
+_ANY = _Type((object,), "any value")
+_TIME = _Num("s")
+
+
+def _firmware():
+    # The firmware's own modules (settings, models, codes, board, link), importable
+    # as on the board; only the path: nothing is installed, no pin is touched.
+    for d in (host_tools.SHIM_DIR, host_tools.FIRMWARE_DIR):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+
+
+def _codes():
+    _firmware()
+    import codes
+    return [row[0] for row in codes.TABLE]
+
+
+def _reasons():
+    _firmware()
+    import codes
+    return _codes() + [codes.REASON_STARTUP, codes.REASON_REMOTE_OFF, codes.REASON_NOT_12V]
+
+
+def _fuses():
+    _firmware()
+    import settings
+    return settings.schema_row("fuse_type")[3]
+
+
+def _counters():
+    _firmware()
+    import link
+    return list(link.ERROR_NAMES) + ["frames_ok"]
+
+
+def _trace_fields():
+    from host_tools.sim import trace
+    return trace.field_names()
+
+
+BANK_KEYS = {"series": _Num("batteries per string", 1, 50, integer=True),
+             "parallel": _Num("strings", 1, 50, integer=True),
+             "cells": _Num("cells per battery; the link carries 1..16", 1, 16, integer=True),
+             "capacity_ah": _Num("Ah", 1, 65535), "soc_pct": _Num("%; the cell curve ends at 108", 0, 108),
+             "r_mohm": _Num("mOhm", lo=0), "spread_pct": _Num("%", 0, 50),
+             "temps": _Num("sensors per battery; the link carries 1..4", 1, 4, integer=True),
+             "temperature_c": _Num("°C"), "seed": _Num(integer=True), "cell_offset_pct": _Num("%"),
+             "current_gain_error_pct": _Num("%", above=-100), "current_offset_a": _Num("A"),
+             "temp_spread_c": _Num("°C", lo=0)}
 # [plant]: the alternator side and System+ (host_tools/sim/plant.py, docs/scenarios.md).
-PLANT_KEYS = {"rated_a": (int, float), "regulator_v": (int, float), "alternator_ambient_c": (int, float),
-              "starter_soc_pct": (int, float), "vehicle_load_a": (int, float), "engine_rpm": (int, float),
-              "fuse": str, "fuse_error_pct": (int, float), "bms_ambient_c": (int, float),
-              "bms_rth_k_per_w": (int, float), "system_cap_f": (int, float), "comparator_a": (int, float),
-              "system_load_a": (int, float), "system_charge_a": (int, float), "adc_noise_mv": (int, float),
-              "ideal_diode": bool}
+PLANT_KEYS = {"rated_a": _Num("A", above=0), "regulator_v": _Num("V", above=0), "alternator_ambient_c": _Num("°C"),
+              "starter_soc_pct": _Num("%", 0, 100), "vehicle_load_a": _Num("A", lo=0),
+              "engine_rpm": _Num("rpm", lo=0), "fuse": _Choice(_fuses), "fuse_error_pct": _Num("%", above=-100),
+              "bms_ambient_c": _Num("°C"), "bms_rth_k_per_w": _Num("K/W", above=0),
+              "system_cap_f": _Num("F", above=0), "comparator_a": _Num("A", above=0),
+              "system_load_a": _Num("A", lo=0), "system_charge_a": _Num("A", lo=0),
+              "adc_noise_mv": _Num("mV", lo=0), "ideal_diode": _BOOL}
 REMOTE_STATES = ("loop", "open", "l_low", "h_high")
 FAULTS = ("none", "unplug", "no_battery", "remove_battery", "bit_errors", "garbage", "stale", "drop",
           "intermittent")
 CYCLE_KEYS = ("load_a", "charge_a", "uncontrolled_a", "temperature_c")
-# Per-battery (and per-cell) step tables: required and optional keys.
-ITEM_KEYS = {"cell": ({"battery", "cell"}, {"r_mohm", "soc_pct"}),
-             "battery_flags": ({"battery", "flags"}, set()),
-             "battery_temperature_c": ({"battery", "c"}, set())}
 EVENTS = ("pre_alarm_on", "pre_alarm_off", "atd_off", "atd_on", "atc_off", "atc_on", "soc_known",
           "synchronised", "alternator_on_on", "alternator_on_off")
+# Step keys checked by their own code (after the simple ones): the trigger, the
+# battery numbers, the per-battery tables, the cycle and the settings.
+_SPECIAL = object()
+STEP_SPEC = {"t_s": _Num("s", lo=0), "wait_s": _Num("s", lo=0), "until": _SPECIAL, "delay_s": _Num("s", lo=0),
+             "timeout_s": _Num("s", above=0), "load_a": _Num("A", lo=0), "charge_a": _Num("A", lo=0),
+             "uncontrolled_a": _Num("A, + = charging"), "charge_v": _Num("V", above=0),
+             "temperature_c": _Num("°C"), "remote": _Choice(REMOTE_STATES), "soft_switch": _BOOL,
+             "fault": _Choice(FAULTS), "faults": _ListOf(_Choice(FAULTS)), "bit_error_rate": _Num("", 0, 1),
+             "battery": _SPECIAL, "batteries": _SPECIAL, "drop_rate": _Num("", 0, 1),
+             "answer_every_s": _Num("s", above=0), "settings": _SPECIAL, "note": _STR, "cell": _SPECIAL,
+             "battery_flags": _SPECIAL, "battery_temperature_c": _SPECIAL, "cycle": _SPECIAL,
+             "noise_mv": _Num("mV", lo=0), "set_soc_pct": _Num("%", 0, 100), "reset_alarms": _BOOL,
+             "engine_rpm": _Num("rpm", lo=0), "vehicle_load_a": _Num("A", lo=0), "alternator_ambient_c": _Num("°C"),
+             "bms_ambient_c": _Num("°C"), "bms_rth_k_per_w": _Num("K/W", above=0), "system_load_a": _Num("A", lo=0),
+             "system_charge_a": _Num("A", lo=0), "system_short": _BOOL, "starter_soc_pct": _Num("%", 0, 100),
+             "regulator_v": _Num("V", above=0)}
+STEP_KEYS = set(STEP_SPEC)
+# Per-battery (and per-cell) step tables: required and optional keys ("battery"
+# and "cell" are numbers within the bank, checked against it).
+ITEM_KEYS = {"cell": ({"battery", "cell"}, {"r_mohm": _Num("mOhm", lo=0), "soc_pct": _Num("%", 0, 108)}),
+             "battery_flags": ({"battery", "flags"}, {"flags": _Num("bit 0 balancing, bit 1 internal fault",
+                                                                    0, 65535, integer=True)}),
+             "battery_temperature_c": ({"battery", "c"}, {"c": _Num("°C")})}
 FIELDS = ("atc", "atd", "pre_alarm", "remote_on", "alternator_on", "contactor", "aux_output", "alternator_atc")
-EXPECT_TYPES = ("edge", "lead", "final", "never", "counter", "max_time", "range", "edges", "exposure", "resume")
 PORT_FIELDS = ("atc", "atd", "alternator", "system_charge", "system_discharge", "alternator_on")
 TRUTH_FIELDS = ("sim_cell_min_v", "sim_cell_max_v", "temp_min_c", "temp_max_c", "sim_input_v",
                 "sim_alternator_temp_c", "sim_bms_temp_c", "lithium_v", "sim_alternator_a")
+_EDGE_FIELD = _Choice(FIELDS + PORT_FIELDS[2:5])
+_TRACE_FIELD = _Choice(_trace_fields, "a trace field (docs/trace.md)")
+_CODE = _Choice(_codes, "a code of docs/codes.md, e.g. A-B01")
+_CODES_OR_REASONS = _ListOf(_Choice(_reasons), words='a list of codes of docs/codes.md or reasons (startup, '
+                            'remote-off, not-12V), e.g. ["A-B01"]')
+_CODES = _ListOf(_CODE, words='a list of codes of docs/codes.md, e.g. ["A-B01"] or []')
+_WINDOW = {"after_s": _TIME, "before_s": _TIME}
+# type -> (required keys, optional keys), each with what its value must be.
+EXPECT_SPEC = {
+    "edge": ({"field": _EDGE_FIELD}, dict(_WINDOW, to=_BOOL, codes=_CODES_OR_REASONS,
+                                          count_min=_Num(lo=0, integer=True))),
+    "lead": ({}, {"code": _CODE, "min_s": _Num("s", lo=0)}),
+    "final": ({}, {}),                         # any trace field = value, checked on its own
+    "never": ({}, dict(_WINDOW, code=_CODE, field=_TRACE_FIELD, value=_ANY)),
+    "counter": ({"name": _Choice(_counters)}, {"min": _Num(), "max": _Num()}),
+    "max_time": ({"s": _Num("s", above=0)}, {}),
+    "edges": ({"field": _EDGE_FIELD}, dict(_WINDOW, min=_Num(), max=_Num())),
+    "exposure": ({"truth": _Choice(TRUTH_FIELDS), "port": _Choice(PORT_FIELDS), "max_s": _Num("s", lo=0)},
+                 dict(_WINDOW, above=_Num(), below=_Num(), cumulative=_BOOL)),
+    "range": ({"field": _TRACE_FIELD}, dict(_WINDOW, minus=_TRACE_FIELD, min=_Num(), max=_Num())),
+    "resume": ({"field": _EDGE_FIELD, "signal": _TRACE_FIELD, "below": _Num(), "min_s": _Num("s", lo=0)},
+               {"count_min": _Num(lo=0, integer=True)}),
+}
+EXPECT_TYPES = tuple(EXPECT_SPEC)
+TOP_SPEC = {"name": _STR, "description": _STR, "board": _STR, "duration_s": _Num("s", above=0),
+            "end_after_s": _Num("s", lo=0), "start_ticks_ms": _Num("ms", 0, (1 << 30) - 1, integer=True),
+            "bank": _TABLE, "plant": _TABLE, "settings": _TABLE, "step": _SPECIAL, "expect": _SPECIAL}
 
 
 class ScenarioError(ValueError):
-    """The scenario file is malformed; the message names the entry."""
+    """A mistake in a scenario: one line naming the entry, what is wrong and what
+    would be right (``load`` puts the file's name first)."""
 
 
 def load(path):
-    """Read and check a scenario file; return a dict. Raise ``ScenarioError``
-    naming the file and the entry, for every mistake the run would meet (the
-    settings, the steps' settings included, are checked before it starts)."""
+    """Read and check a scenario file; return a dict.
+
+    Raise ``ScenarioError``, its message starting with ``path``, for every
+    mistake the run would meet, before anything runs: an unreadable file, TOML
+    syntax (with its line and column), unknown keys (with the close ones), values
+    of the wrong type or out of range, battery and cell numbers outside the bank,
+    events and codes that do not exist, the settings and every step's settings
+    (in order, by the firmware's own rules and the model's), the expectations'
+    keys."""
     try:
         with open(path, "rb") as f:
             sc = tomllib.load(f)
@@ -60,8 +243,56 @@ def load(path):
                             % (path, e.strerror or e))
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError("%s: not valid TOML: %s" % (path, e))
+    except UnicodeDecodeError as e:
+        raise ScenarioError("%s: not UTF-8 text (byte %d): is this a scenario file?" % (path, e.start))
     sc.setdefault("name", str(path))
-    return check(sc)
+    try:
+        return check(sc)
+    except ScenarioError as e:
+        raise ScenarioError("%s: %s" % (path, e))
+
+
+def _wrong(what, val, kind):
+    raise ScenarioError("%s must be %s, not %s" % (what, kind.words(), _show(val)))
+
+
+def _show(val):
+    if isinstance(val, bool):
+        return "true" if val else "false"
+    if isinstance(val, dict):
+        return "a table"
+    if isinstance(val, list) and len(repr(val)) > 40:
+        return "a list of %d" % len(val)
+    return repr(val)
+
+
+def _unknown(what, key, known, elsewhere=(), doc="the keys are in docs/scenarios.md"):
+    # An unknown key: the close ones, or the table it belongs in.
+    close = difflib.get_close_matches(key, list(known), n=2, cutoff=0.75)
+    hint = " (did you mean %s?)" % " or ".join("'%s'" % k for k in close) if close else ""
+    for where, keys in elsewhere:
+        if key in keys:
+            hint = " (%s is %s)" % (key, where.format(key=key))
+            break
+    raise ScenarioError("%s '%s'%s; %s" % (what, key, hint, doc))
+
+
+def _table(where, table, spec, elsewhere=(), unknown=None):
+    for key, val in table.items():
+        if key not in spec:
+            _unknown(unknown or "%sunknown key" % where, key, spec, elsewhere)
+        kind = spec[key]
+        if kind is not _SPECIAL and not kind.ok(val):
+            _wrong(where + key, val, kind)
+
+
+_TOP = "a top-level key: put it above the first [table]"
+
+
+def _setting_names():
+    _firmware()
+    import settings
+    return set(settings.Settings().names())
 
 
 def _is_event(until):
@@ -69,64 +300,120 @@ def _is_event(until):
 
 
 def check(sc):
-    for key in sc:
-        if key not in ("name", "description", "board", "duration_s", "start_ticks_ms",
-                       "bank", "settings", "step", "expect", "end_after_s", "plant"):
-            raise ScenarioError("unknown top-level key '%s'" % key)
-    for key, val in sc.get("plant", {}).items():
-        if key not in PLANT_KEYS:
-            raise ScenarioError("[plant] unknown key '%s'" % key)
-        want = PLANT_KEYS[key]
-        if (isinstance(val, bool) and want is not bool) or not isinstance(val, want):
-            raise ScenarioError("[plant] %s has the wrong type: %r" % (key, val))
-    if not isinstance(sc.get("duration_s"), (int, float)) or sc["duration_s"] <= 0:
+    """Check a scenario dict (as ``load`` reads it) in place; return it with its
+    defaults (``bank``, ``step``, ``expect``); raise ``ScenarioError``."""
+    setting_names = _setting_names()
+    _table("", sc, TOP_SPEC, (("a setting: put it under [settings]", setting_names),
+                              ("a [bank] key", BANK_KEYS), ("a [plant] key", PLANT_KEYS),
+                              ("a step key: put it in a [[step]]", STEP_KEYS)), "unknown top-level key")
+    if "duration_s" not in sc:
         raise ScenarioError("duration_s (the longest the scenario may run, s) is required and > 0")
     bank = sc.setdefault("bank", {})
-    for key, val in bank.items():
-        if key not in BANK_KEYS:
-            raise ScenarioError("[bank] unknown key '%s'" % key)
-        if isinstance(val, bool) or not isinstance(val, BANK_KEYS[key]):
-            raise ScenarioError("[bank] %s has the wrong type: %r" % (key, val))
+    _table("[bank] ", bank, BANK_KEYS, (("a [plant] key", PLANT_KEYS), (_TOP, TOP_SPEC)))
     if bank.get("series", 1) * bank.get("parallel", 1) > 50:
-        raise ScenarioError("[bank] at most 50 batteries")
-    for i, st in enumerate(sc.setdefault("step", [])):
-        where = "step %d" % (i + 1)
-        for key in st:
-            if key not in STEP_KEYS:
-                raise ScenarioError("%s: unknown key '%s'" % (where, key))
-        triggers = [k for k in ("t_s", "wait_s", "until") if k in st]
-        if len(triggers) > 1:
-            raise ScenarioError("%s: give one of t_s, wait_s, until" % where)
-        if "until" in st and not _is_event(st["until"]):
-            raise ScenarioError("%s: until must be one of %s, code:X-Bnn or soc_below:PCT" % (where, ", ".join(EVENTS)))
-        if "remote" in st and st["remote"] not in REMOTE_STATES:
-            raise ScenarioError("%s: remote must be one of %s" % (where, ", ".join(REMOTE_STATES)))
-        if "fault" in st and st["fault"] not in FAULTS:
-            raise ScenarioError("%s: fault must be one of %s" % (where, ", ".join(FAULTS)))
-        if "faults" in st and (not isinstance(st["faults"], list) or any(f not in FAULTS for f in st["faults"])):
-            raise ScenarioError("%s: faults must be a list of %s" % (where, ", ".join(FAULTS)))
-        _check_step_items(st, sc["bank"], where)
-    for i, ex in enumerate(sc.setdefault("expect", [])):
-        if ex.get("type") not in EXPECT_TYPES:
-            raise ScenarioError("expect %d: type must be one of %s" % (i + 1, ", ".join(EXPECT_TYPES)))
-        if ex["type"] in ("edge", "edges") and ex.get("field") not in FIELDS + PORT_FIELDS[2:]:
-            raise ScenarioError("expect %d: field must be one of %s" % (i + 1, ", ".join(FIELDS + PORT_FIELDS[2:])))
-        if ex["type"] == "exposure":
-            if ex.get("truth") not in TRUTH_FIELDS:
-                raise ScenarioError("expect %d: truth must be one of %s" % (i + 1, ", ".join(TRUTH_FIELDS)))
-            if ex.get("port") not in PORT_FIELDS or ("above" in ex) == ("below" in ex) or "max_s" not in ex:
-                raise ScenarioError("expect %d: exposure needs port (%s), one of above/below and max_s"
-                                    % (i + 1, ", ".join(PORT_FIELDS)))
+        raise ScenarioError("[bank] at most 50 batteries: series %d x parallel %d is %d"
+                            % (bank.get("series", 1), bank.get("parallel", 1),
+                               bank.get("series", 1) * bank.get("parallel", 1)))
+    _table("[plant] ", sc.setdefault("plant", {}), PLANT_KEYS, (("a [bank] key", BANK_KEYS), (_TOP, TOP_SPEC)))
+    for name in ("step", "expect"):
+        arr = sc.setdefault(name, [])
+        if not isinstance(arr, list) or not all(isinstance(x, dict) for x in arr):
+            raise ScenarioError("%s must be an array of tables: write [[%s]] above each %s" % (
+                name, name, name if name == "step" else "expectation"))
+    for i, st in enumerate(sc["step"]):
+        _check_step(st, bank, "step %d" % (i + 1), setting_names)
+    for i, ex in enumerate(sc["expect"]):
+        _check_expect(ex, i + 1)
     _check_settings(sc)
     return sc
+
+
+def _check_step(st, bank, where, setting_names):
+    _table(where + ": ", st, STEP_SPEC, (("a setting: write settings = {{ {key} = ... }} in the step", setting_names),))
+    triggers = [k for k in ("t_s", "wait_s", "until") if k in st]
+    if len(triggers) > 1:
+        raise ScenarioError("%s: give one trigger of t_s, wait_s, until, not %s" % (where, " and ".join(triggers)))
+    if "until" in st:
+        _check_until(st["until"], where)
+    elif "delay_s" in st:
+        raise ScenarioError("%s: delay_s counts from an until event: add until, or use wait_s" % where)
+    _check_step_items(st, bank, where)
+    if "settings" in st and not isinstance(st["settings"], dict):
+        raise ScenarioError("%s: settings must be a table of setting = value, e.g. settings = { cell_uv_trip_v = 2.9 }"
+                            % where)
+
+
+def _check_until(until, where):
+    what = ("until must be one of %s, code:CODE (e.g. code:A-B01) or soc_below:PCT (e.g. soc_below:20)"
+            % ", ".join(EVENTS))
+    if not _is_event(until):
+        raise ScenarioError("%s: %s, not %s" % (where, what, _show(until)))
+    if until.startswith("code:") and until[5:] not in _CODE.values():
+        close = difflib.get_close_matches(until[5:], list(_CODE.values()), n=1)
+        raise ScenarioError("%s: until %s: there is no code %s%s; the codes are in docs/codes.md" % (
+            where, until, until[5:], " (did you mean code:%s?)" % close[0] if close else ""))
+    if until.startswith("soc_below:"):
+        try:
+            pct = float(until[10:])
+        except ValueError:
+            pct = None
+        if pct is None or not 0 <= pct <= 100:
+            raise ScenarioError("%s: until %s: the level must be a number 0..100 (%%), e.g. soc_below:20"
+                                % (where, until))
+
+
+def _check_expect(ex, n):
+    where = "expect %d" % n
+    t = ex.get("type")
+    if t not in EXPECT_SPEC:
+        raise ScenarioError("%s: type must be one of %s, not %s" % (
+            where, ", ".join(EXPECT_TYPES), _show(t) if "type" in ex else "missing"))
+    where = "expect %d (%s)" % (n, t)
+    if "label" in ex and not _STR.ok(ex["label"]):
+        _wrong(where + ": label", ex["label"], _STR)
+    need, opt = EXPECT_SPEC[t]
+    if t == "final":
+        _check_final(ex, where)
+        return
+    for key, val in ex.items():
+        if key in ("type", "label"):
+            continue
+        kind = need.get(key, opt.get(key))
+        if kind is None:
+            _unknown("%s: unknown key" % where, key, list(need) + list(opt) + ["label"])
+        if not kind.ok(val):
+            _wrong("%s: %s" % (where, key), val, kind)
+    missing = [k for k in need if k not in ex]
+    if missing:
+        raise ScenarioError("%s needs %s" % (where, " and ".join(missing)))
+    if t == "never" and ("code" in ex) == ("field" in ex):
+        raise ScenarioError("%s needs one of code (a code that must never be raised) or field (with value, "
+                            "default false)" % where)
+    if t == "never" and "value" in ex and "field" not in ex:
+        raise ScenarioError("%s: value goes with field" % where)
+    if t == "exposure" and ("above" in ex) == ("below" in ex):
+        raise ScenarioError("%s needs one of above or below (the truth's limit)" % where)
+
+
+def _check_final(ex, where):
+    for key, val in ex.items():
+        if key in ("type", "label"):
+            continue
+        if key == "codes":
+            if not _CODES.ok(val):
+                _wrong(where + ": codes", val, _CODES)
+        elif not _TRACE_FIELD.ok(key):
+            _unknown("%s: no trace field" % where, key, _TRACE_FIELD.values(), (),
+                     "the fields are in docs/trace.md")
+    if len(ex) == 1 + ("label" in ex):
+        raise ScenarioError("%s needs at least one trace field = value, e.g. atd = true" % where)
 
 
 def _check_settings(sc):
     # The firmware's own rules: [settings] as the board would boot with them, then
     # each step's settings on top of the ones before, as the run applies them; the
     # model (its board must have the pins) and the settings it does not have.
-    import host_tools
-    host_tools.use_firmware()
+    _firmware()
     import board as fw_board
     import models as fw_models
     import settings as fw_settings
@@ -134,11 +421,12 @@ def _check_settings(sc):
     try:
         b = fw_board.load(host_tools.board_path(board_name))
     except OSError:
-        raise ScenarioError("board '%s': no such file boards/%s.json" % (board_name, board_name))
+        have = sorted(os.path.splitext(n)[0] for n in os.listdir(host_tools.BOARDS_DIR) if n.endswith(".json"))
+        raise ScenarioError("board '%s': no such file boards/%s.json (boards: %s)"
+                            % (board_name, board_name, ", ".join(have)))
     s = fw_settings.Settings()
     initial = sc.get("settings", {})
-    if not isinstance(initial, dict):
-        raise ScenarioError("[settings] must be a table of setting = value")
+    _known_settings("[settings]", initial, s.names())
     try:
         s.update(initial)
         model = fw_models.resolve(s.get("model"), b)
@@ -152,8 +440,7 @@ def _check_settings(sc):
     for i, st in enumerate(sc["step"]):
         if "settings" not in st:
             continue
-        if not isinstance(st["settings"], dict):
-            raise ScenarioError("step %d: settings must be a table of setting = value" % (i + 1))
+        _known_settings("step %d: settings" % (i + 1), st["settings"], s.names())
         try:
             for name in st["settings"]:
                 why = fw_models.setting_applies(model, name) if name in s.names() else None
@@ -164,31 +451,52 @@ def _check_settings(sc):
             raise ScenarioError("step %d: settings: %s" % (i + 1, e))
 
 
+def _known_settings(where, table, names):
+    for name in table:
+        if name not in names:
+            elsewhere = () if where != "[settings]" else ((_TOP, TOP_SPEC), ("a step key: put it in a [[step]]", STEP_KEYS))
+            _unknown("%s: unknown setting" % where, name, names, elsewhere + (("a [bank] key", BANK_KEYS),
+                     ("a [plant] key", PLANT_KEYS)), "the settings are in docs/settings.md")
+
+
 def _check_step_items(st, bank, where):
     n_batteries = bank.get("series", 1) * bank.get("parallel", 1)
     n_cells = bank.get("cells", 4)
+    have = "the bank has one battery" if n_batteries == 1 else "the bank has %d batteries" % n_batteries
+    battery = _Num(lo=1, hi=n_batteries, integer=True, words="a battery number 1..%d (%s)" % (n_batteries, have))
     for key, (need, opt) in ITEM_KEYS.items():
         if key not in st:
             continue
         items = st[key] if isinstance(st[key], list) else [st[key]]
         for it in items:
-            if not isinstance(it, dict) or not need <= set(it) or set(it) - need - opt:
-                raise ScenarioError("%s: %s entries need %s (optional %s)" % (
-                    where, key, ", ".join(sorted(need)), ", ".join(sorted(opt)) or "none"))
-            if not 1 <= it["battery"] <= n_batteries:
-                raise ScenarioError("%s: %s battery %r is not 1..%d" % (where, key, it["battery"], n_batteries))
-            if key == "cell" and not 1 <= it["cell"] <= n_cells:
-                raise ScenarioError("%s: cell %r is not 1..%d" % (where, it["cell"], n_cells))
-    for b in ([st["battery"]] if "battery" in st else []) + list(st.get("batteries", [])):
-        if not isinstance(b, int) or not 1 <= b <= n_batteries:
-            raise ScenarioError("%s: battery %r is not 1..%d" % (where, b, n_batteries))
-    if "cycle" in st and st["cycle"]:
+            if not isinstance(it, dict) or not need <= set(it) or set(it) - need - set(opt):
+                raise ScenarioError("%s: %s entries need %s (optional %s), e.g. %s = { %s }" % (
+                    where, key, ", ".join(sorted(need)), ", ".join(sorted(set(opt) - need)) or "none", key,
+                    ", ".join("%s = 1" % k for k in sorted(need))))
+            if not battery.ok(it["battery"]):
+                _wrong("%s: %s battery" % (where, key), it["battery"], battery)
+            if key == "cell":
+                cell = _Num(lo=1, hi=n_cells, integer=True,
+                            words="a cell number 1..%d (each battery has %d)" % (n_cells, n_cells))
+                if not cell.ok(it["cell"]):
+                    _wrong("%s: cell" % where, it["cell"], cell)
+            for k, kind in opt.items():
+                if k in it and not kind.ok(it[k]):
+                    _wrong("%s: %s %s" % (where, key, k), it[k], kind)
+    if "battery" in st and not battery.ok(st["battery"]):
+        _wrong("%s: battery" % where, st["battery"], battery)
+    batteries = _ListOf(battery, False, "a list of battery numbers 1..%d (%s), e.g. [1]" % (n_batteries, have))
+    if "batteries" in st and not batteries.ok(st["batteries"]):
+        _wrong("%s: batteries" % where, st["batteries"], batteries)
+    if "cycle" in st and st["cycle"] != {}:
         cy = st["cycle"]
-        if (not isinstance(cy, dict) or cy.get("key") not in CYCLE_KEYS or not cy.get("values")
-                or len(cy.get("durations_s", [])) != len(cy["values"])
-                or any(d <= 0 for d in cy["durations_s"])):
-            raise ScenarioError("%s: cycle needs key (%s), values and as many durations_s > 0"
-                                % (where, ", ".join(CYCLE_KEYS)))
+        if (not isinstance(cy, dict) or set(cy) != {"key", "values", "durations_s"} or cy["key"] not in CYCLE_KEYS
+                or not _ListOf(_Num(), empty=False).ok(cy["values"])
+                or not _ListOf(_Num("s", above=0), empty=False).ok(cy["durations_s"])
+                or len(cy["durations_s"]) != len(cy["values"])):
+            raise ScenarioError("%s: cycle needs key (%s), values (numbers) and as many durations_s > 0, e.g. "
+                                "cycle = { key = \"charge_a\", values = [100, 0], durations_s = [1, 1] }; "
+                                "cycle = {} stops it" % (where, ", ".join(CYCLE_KEYS)))
 
 
 def _edges(trace, field):

@@ -105,6 +105,7 @@ class Simulation:
         self._finish_ms = None
         self._timed_out = False
         self._notes = []
+        self._lines_changed = False     # a step changed a trip line the trace carries (PLOT_SETTINGS)
 
     # ----- the world moves while the firmware sleeps ----------------------
     def _out_on(self, name):
@@ -246,12 +247,14 @@ class Simulation:
             else:
                 ready = True
             if not ready:
-                if "timeout_s" in st and waited > st["timeout_s"] * 1000:
-                    what = ("until %s" % st["until"]) if "until" in st else ("wait_s %s" % st.get("wait_s", st.get("t_s")))
+                # The trigger has not come (an event seen, its delay_s running, has come).
+                if "timeout_s" in st and self._event_seen_ms is None and waited > st["timeout_s"] * 1000:
+                    what = [("%s %s" % (k, st[k])) for k in ("until", "wait_s", "t_s") if k in st][0]
                     self.failures.append("step %d (%s%s) timed out at %.1f s: its timeout_s %s ran out, counted "
-                                         "from %.1f s when the step before it ran; the run stopped there" % (
+                                         "from %.1f s, %s; the run stopped there" % (
                                              self._step + 1, what, (": " + st["note"]) if st.get("note") else "",
-                                             t_ms / 1000.0, st["timeout_s"], self._step_since_ms / 1000.0))
+                                             t_ms / 1000.0, st["timeout_s"], self._step_since_ms / 1000.0,
+                                             "when the step before it ran" if self._step else "the start of the run"))
                     self._finish_ms = t_ms
                     self._timed_out = True
                 return
@@ -287,6 +290,7 @@ class Simulation:
         self.faults.apply_step(st)
         if "settings" in st:
             self._check_settings.update(st["settings"])
+            self._lines_changed = self._lines_changed or any(n in PLOT_SETTINGS for n in st["settings"])
         cmds = dict((k, st[k]) for k in COMMAND_KEYS if k in st)
         if self.mp is not None:
             self._reply.update(cmds)
@@ -322,6 +326,11 @@ class Simulation:
         if self._notes:
             rec["note"] = " / ".join(self._notes)     # the steps that ran on the tick before
             self._notes = []
+            changed = True
+        if self._lines_changed and prev is not None:
+            # A step changed a trip line: the lines from this record on (the model stays the run's).
+            rec["settings"] = dict((n, self._check_settings.get(n)) for n in PLOT_SETTINGS if n != "model")
+            self._lines_changed = False
             changed = True
         if changed or t_ms % SAMPLE_MS == 0:
             self._trace.add(add_truth(rec, self.world))

@@ -89,6 +89,18 @@ def record(t_ms, snap):
     }
 
 
+# The simulator's truth that ``add_truth`` writes beside the firmware's belief.
+TRUTH_KEYS = ("sim_soc_pct", "sim_cell_min_v", "sim_cell_max_v", "sim_alternator_a", "sim_reverse_a", "sim_input_v",
+              "sim_starter_v", "sim_alternator_temp_c", "sim_alternator_max_a", "sim_bms_temp_c", "sim_system_plus_v",
+              "sim_comparator_trips")
+
+
+def field_names():
+    """The fields every trace record has (docs/trace.md), in record order; the
+    first record adds ``settings`` and ``scenario``, a step's record ``note``."""
+    return tuple(record(0, empty_snapshot())) + MODEL_OUTPUTS + TRUTH_KEYS
+
+
 def add_truth(rec, world):
     """The simulator's truth beside the firmware's belief: ``sim_soc_pct``,
     ``sim_cell_min_v``, ``sim_cell_max_v``."""
