@@ -28,6 +28,7 @@ from models import DEFAULT as DEFAULT_PROFILE
 from power import PowerPorts
 from monitor import UNKNOWN, Monitor
 from status import Status
+from stuck import StuckCells
 from ticks import ticks_diff
 
 running = None  # the Bms that main.main() started (diag finds it here)
@@ -59,6 +60,7 @@ class Bms:
         self.current = Current(settings, hw.has_shunt)
         self.monitor = Monitor(settings)
         self.balancer = Balancer(settings)
+        self.stuck = StuckCells(settings)
         self.diagnosis = Diagnosis(settings)
         self.diagnosis.detectors.set_limits(p[3], p[4], p[5])
         self.inbox = Inbox()
@@ -154,6 +156,8 @@ class Bms:
         obs.current_known = cur.known
         obs.capacity_ah = self.monitor.capacity_mah // 1000
         obs.implausible = self.link.implausible
+        self.stuck.update(dt, bank, fresh and lh.complete and not lh.stale)
+        obs.stuck_cells = self.stuck.count
         obs.config_bad = (self.persister is not None and self.persister.settings_status != 0) or (
             self.ble_keys is not None and self.ble_keys.corrupt)
         pw = self.power
@@ -227,6 +231,7 @@ class Bms:
         st.link_rejected = link.error_total()
         st.link_answered_pct = lh.answered_pct()
         st.link_seq = link.bank_seq
+        st.stuck_cell = self.stuck.first
 
     def _user_action(self):
         # A deliberate user action: latched under-voltage withdrawals and port

@@ -37,6 +37,7 @@ class Observation:
     ``capacity_ah``: the bank's capacity (0 while unknown).
     ``config_bad``: stored settings corrupt or missing (E-B31). ``implausible``:
     the latest answer held a value outside its physical range (E-B11).
+    ``stuck_cells``: cells whose reading froze while their battery moved (E-B11, ``stuck``).
     ``bms_temp_dc``: the BMS's MOSFET temperature in 0.1 °C, ``None`` on a board
     without that sensor, ``ntc.SENSOR_OPEN`` / ``ntc.SENSOR_SHORT`` (a short is
     A-B15; so is an open sensor while the batteries are warmer than it can show).
@@ -58,6 +59,7 @@ class Observation:
         self.capacity_ah = 0
         self.config_bad = False
         self.implausible = False
+        self.stuck_cells = 0
         self.bms_temp_dc = None  # type: int | None
         self.port_tripped = False
 
@@ -164,7 +166,7 @@ class Detectors:
         if det == C.D_PORT_TRIP:
             return TRIP if obs.port_tripped else CLEAR
         if det == C.D_BATTERY_FAULT:
-            if obs.implausible:
+            if obs.implausible or obs.stuck_cells:
                 return TRIP
             if b is None:
                 return HOLD

@@ -110,6 +110,9 @@ def code_lines(app=None):
     for t in act:
         cid = C.code_id(t)
         out.append("  %s %-7s %s" % (t, C.SEVERITY_NAMES[C.severity(cid)], C.meaning(cid)))
+    line = DP.frozen_line(_get(app))
+    if line:
+        out.append(line)
     return out
 
 

@@ -173,6 +173,17 @@ def print_outputs(app):
     print("on" if st.soft_on else "off")
 
 
+def frozen_line(app):
+    """The frozen cell reading behind E-B11 (``stuck``), or None."""
+    st = app.status
+    slot = st.stuck_cell
+    if slot < 0 or st.bank is None:
+        return None
+    from bank import MAX_CELLS
+    return "  frozen reading: battery %d cell %d stuck at %d mV while the others moved (a failed sensor)" % (
+        slot // MAX_CELLS + 1, slot % MAX_CELLS + 1, st.bank.cell_mv[slot])
+
+
 def print_codes(app):
     """``diag.code_lines`` printed piece by piece."""
     act = app.status.active_codes()
@@ -189,6 +200,9 @@ def print_codes(app):
             print(" ", end="")
         print(" ", end="")
         print(C.meaning(cid))
+    line = frozen_line(app)
+    if line:
+        print(line)
 
 
 def print_link(st):

@@ -21,6 +21,8 @@ class Status:
       (logical, after ``pre_alarm_usage``), ``pre_alarm_out`` (the pin, after
       continuous / intermittent shaping), ``pre_alarm_blink_s`` (how the output
       shows it: 0 continuous, N s on and off, -1 no such output), ``led_on``;
+    - ``stuck_cell``: the slot (battery index * ``bank.MAX_CELLS`` + cell) of a
+      cell whose reading froze while its battery moved (``stuck``, E-B11), or -1;
     - ``remote_on``, ``remote_terminal_on``, ``remote_state`` (``inputs.REMOTE_*``),
       ``soft_on``;
     - ``bank`` (the latest reading with batteries, a ``bank.Bank``, or None),
@@ -62,6 +64,7 @@ class Status:
         self.active = bytearray(C.N_CODES)
         self.pre_alarm = False
         self.pre_alarm_out = False
+        self.stuck_cell = -1            # a frozen cell reading's slot (battery * MAX_CELLS + cell), -1 none (stuck)
         self.pre_alarm_blink_s = 0      # 0: a continuous output; N: blinks N s on, N s off; -1: the model has none
         self.led_on = False
         self.remote_on = True
