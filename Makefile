@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MPY_DIR := host_tools/mpy
 MPY_STAMP := $(MPY_DIR)/node_modules/.installed
 
-.PHONY: help sim sim-alternator plot test build bench fuzz flash deploy repl reset vboard docs clean
+.PHONY: help sim sim-alternator plot test build bench fuzz soak flash deploy update repl reset vboard docs clean
 BOARD ?= esp32-devkitc
 
 help:
@@ -18,10 +18,12 @@ help:
 	@echo "make test   run every test, under CPython and MicroPython, plus the ESP32 compile"
 	@echo "make build  compile the firmware to .mpy for ESP32 (xtensawin) and ESP32-C3 (rv32imc)"
 	@echo "make fuzz   the link decoder fuzzed 10^6 times (CPython) and 10^5 (MicroPython) -> build/bench/fuzz.json"
+	@echo "make soak   30 days of a van's life with random faults (CPython) and 3 inside MicroPython -> build/bench/soak.json"
 	@echo "make bench  tick jitter with Bluetooth, alternator regulation, memory under MicroPython, SoC accuracy -> build/bench/*.json"
 	@echo "make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-v1.27.0.bin [BOARD=esp32-devkitc]"
 	@echo "           erase the chip and write MicroPython (esptool)"
 	@echo "make deploy PORT=/dev/ttyUSB0 [BOARD=esp32-devkitc]  copy the .mpy bundle and board file (mpremote)"
+	@echo "make update PORT=/dev/ttyUSB0 [BOARD=...]  a safe update of a running board: staged, checked, switched, rolled back if it fails"
 	@echo "make repl PORT=/dev/ttyUSB0   the board's REPL: import diag; diag.status()"
 	@echo "make reset PORT=/dev/ttyUSB0  reset the board: it boots and starts the BMS"
 	@echo "make docs   regenerate docs/codes.md, settings.md, wiring.md from the sources"
@@ -59,11 +61,17 @@ bench: $(STAMP) $(MPY_STAMP)
 fuzz: $(STAMP) $(MPY_STAMP)
 	$(PY) -m host_tools.fuzz
 
+soak: $(STAMP) $(MPY_STAMP)
+	$(PY) -m host_tools.soak
+
 flash: $(STAMP)
 	@$(BMSCTL) flash --port "$(PORT)" --firmware "$(FIRMWARE)" --board "$(BOARD)"
 
 deploy: $(STAMP)
 	@$(BMSCTL) deploy --port "$(PORT)" --board "$(BOARD)"
+
+update: $(STAMP)
+	@$(BMSCTL) update --port "$(PORT)" --board "$(BOARD)"
 
 repl: $(STAMP)
 	@$(BMSCTL) repl --port "$(PORT)"

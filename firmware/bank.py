@@ -141,6 +141,15 @@ class Bank:
         self.sel_temp_min_dc = tmin
         self.sel_temp_max_dc = tmax
 
+    def capacity_total_ah(self):
+        """The bank's capacity: the batteries of one series position, in
+        parallel, add up."""
+        ah = 0
+        for i in range(self.count):
+            if self.series_pos[i] == 1:
+                ah += self.capacity_ah[i]
+        return ah
+
     def serial_str(self, i):
         """Battery ``i``'s serial number as str (trailing NULs and spaces dropped)."""
         raw = bytes(self.serial[i * SERIAL_LEN:(i + 1) * SERIAL_LEN])

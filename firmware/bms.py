@@ -10,6 +10,7 @@ at one point of the tick; no other context writes the core's state. Nothing here
 """
 from micropython import const
 
+import alarm_state as AS  # noqa: F401  (the type of Bms.alarm_state; main.build makes one)
 import codes as C
 import decide as D
 import models as PF
@@ -19,7 +20,7 @@ from detect import Observation
 from diagnosis import Diagnosis
 from history import History
 from indicators import Indicators
-from inbox import (ACCEPT_BANK, CLEAR_HISTORY, FACTORY_RESET, RESET_ALARMS, SET_PIN, SET_SOC, SETTINGS,
+from inbox import (ACCEPT_BANK, CLEAR_HISTORY, FACTORY_RESET, RESET_ALARMS, SET_PIN, SET_SOC, SETTINGS, UPDATING,
                    SOFT_SWITCH, SYNCHRONISE, Inbox)
 from inputs import Current, Remote
 from link import LinkMaster
@@ -53,6 +54,11 @@ class Bms:
         self._has_remote = bool(p[2] & PF.FEAT_REMOTE)
         self._power_port = PF.has_power_port(profile)
         self.persister = persister
+        self.missed_ticks = 0           # control periods main._loop skipped after an overrun or a stall
+        self.updating = False           # a firmware update is being staged (update.py): no charging
+        self.healthy_hook = None        # called once, after the first healthy tick (main.main, docs/update.md)
+        # Set by main.build when there is a filesystem (docs/reliability.md).
+        self.alarm_state = None  # type: AS.AlarmState | None
         self.history = persister.history if persister is not None else History()
         self.link = LinkMaster(hw.uart)
         self.link_health = LinkHealth(settings)
@@ -159,6 +165,7 @@ class Bms:
         self.stuck.update(dt, bank, fresh and lh.complete and not lh.stale)
         obs.stuck_cells = self.stuck.count
         obs.config_bad = (self.persister is not None and self.persister.settings_status != 0) or (
+            self.alarm_state is not None and self.alarm_state.status == 2) or (   # store.CORRUPT
             self.ble_keys is not None and self.ble_keys.corrupt)
         pw = self.power
         pw.protect(dt)
@@ -167,7 +174,7 @@ class Bms:
         self.diagnosis.update(dt, obs)
         st = self.status
         D.decide(st, self.diagnosis.active, not lh.ever_read, self.remote.on, self._all_off, pw.alt_tripped,
-                 pw.sys_tripped, bank is None or bank.system_v == 12)
+                 pw.sys_tripped, bank is None or bank.system_v == 12, self.updating)
         pw.update(dt, st, bank, lh.stale)
         self._fill_status(dt, bank, fresh)
         pw.fill(st)
@@ -176,13 +183,18 @@ class Bms:
         self.indicators.update(st, dt, self.alternator, self.system, pw.bms_derating())
         for port in self.ports:
             port.apply(st, dt)
+        if self.alarm_state is not None:
+            self.alarm_state.tick(dt, self)
+        if self.healthy_hook is not None and lh.ever_read and lh.complete and not lh.stale:
+            hook, self.healthy_hook = self.healthy_hook, None     # the first healthy tick: docs/update.md
+            hook()
         st.ticks += 1
         hw.feed()
 
     def _monitor(self, dt, bank, fresh_complete, stale):
         m = self.monitor
         if fresh_complete:          # a partial reading would understate the capacity
-            m.set_capacity_ah(_capacity_ah(bank))
+            m.set_capacity_ah(bank.capacity_total_ah())
         if self.current.known:
             syncs = m.synchronised
             m.update(dt, self.current.ma, bank.cell_avg_mv if bank is not None and not stale else 0)
@@ -262,6 +274,8 @@ class Bms:
             self._user_action()
         elif kind == CLEAR_HISTORY:
             self.history.clear()
+        elif kind == UPDATING:
+            self.updating = bool(cmd[1])
         elif kind == SET_PIN:
             if self.ble_keys is None:
                 raise ValueError("this board has no Bluetooth")
@@ -280,11 +294,3 @@ class Bms:
         """Every output to its safe state (used when the loop stops or crashes)."""
         self.hw.all_safe()
 
-
-def _capacity_ah(bank):
-    """Bank capacity: the batteries of one series position, in parallel, add up."""
-    ah = 0
-    for i in range(bank.count):
-        if bank.series_pos[i] == 1:
-            ah += bank.capacity_ah[i]
-    return ah

@@ -68,6 +68,8 @@ REASON_NOT_12V = "not-12V"        # the power ports are for a 12 V bank (behavio
 BIT_STARTUP = const(1 << 22)
 BIT_REMOTE_OFF = const(1 << 23)
 BIT_NOT_12V = const(1 << 24)
+REASON_UPDATING = "firmware-update"  # behaviour §11: no charging while an update is staged
+BIT_UPDATING = const(1 << 25)
 
 # Detectors: what a row watches (firmware/detect.py evaluates them).
 D_NONE = const(0)          # not detected by this build (reserved code)
@@ -226,4 +228,6 @@ def reason_names(mask):
         out.append(REASON_REMOTE_OFF)
     if mask & BIT_NOT_12V:
         out.append(REASON_NOT_12V)
+    if mask & BIT_UPDATING:
+        out.append(REASON_UPDATING)
     return out

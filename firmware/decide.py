@@ -12,7 +12,8 @@ no allocation.
 import codes as C
 
 
-def decide(status, active, startup, remote_on, all_off, alt_tripped=False, sys_tripped=False, power_ok=True):
+def decide(status, active, startup, remote_on, all_off, alt_tripped=False, sys_tripped=False, power_ok=True,
+           updating=False):
     """Fill ``status.reasons[port]`` and ``status.allowed[port]`` (1 = allowed).
 
     ``active``: bytearray of active flags per code id; ``startup``: no reading
@@ -21,7 +22,9 @@ def decide(status, active, startup, remote_on, all_off, alt_tripped=False, sys_t
     ``alt_tripped`` / ``sys_tripped``: that power port is open after a trip
     (A-A12 withdraws only the port that tripped: ``codes.F_PER_PORT``);
     ``power_ok``: the bank is a 12 V one, as the power ports need
-    (``BIT_NOT_12V`` otherwise; docs/alternator.md).
+    (``BIT_NOT_12V`` otherwise; docs/alternator.md); ``updating``: a firmware
+    update is being staged: every charge path opens (``BIT_UPDATING``: ATC,
+    the alternator port, System+ charge; behaviour §11, docs/update.md).
     """
     r0 = r1 = r2 = r3 = r4 = 0
     table = C.TABLE
@@ -49,6 +52,10 @@ def decide(status, active, startup, remote_on, all_off, alt_tripped=False, sys_t
     if sys_tripped:
         r3 |= trip
         r4 |= trip
+    if updating:
+        r0 |= C.BIT_UPDATING
+        r2 |= C.BIT_UPDATING
+        r3 |= C.BIT_UPDATING
     s = C.BIT_STARTUP if startup else 0
     rem = 0 if remote_on else C.BIT_REMOTE_OFF
     rem_all = rem if all_off else 0          # ATC and ATD only with "switch everything off"

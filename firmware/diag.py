@@ -130,6 +130,8 @@ def loop_lines(app=None):
     if st.stopped:
         return ["control loop STOPPED on an error: every output is off (diag.crash_log() shows why)"]
     line = "control loop running: %d ticks" % st.ticks
+    if app.missed_ticks:
+        line += ", %d periods missed (a tick overran its %d ms)" % (app.missed_ticks, 100)
     if app.restarts:
         line += "; restarted %d times after a crash (diag.crash_log())" % app.restarts
     if app.inbox.last_error:

@@ -54,6 +54,14 @@ class Diagnosis:
         (the rules then judge the cells afresh, delays and lead included)."""
         self._user_action = True
 
+    def restore_latched(self, cid):
+        """After a reset: code ``cid`` (an ``F_RECHARGE`` row) was latched when
+        the board went down (``alarm_state``); it holds again, not recharged."""
+        self.q.set_active(cid)
+        self.recharged = False
+        self.recharge_mah = 0
+        self._recharge_rem = 0
+
     def update(self, dt, obs):
         if self._version != self.settings.version:
             self._load()

@@ -32,6 +32,42 @@ def safe_pins(board_path):
         pass
 
 
+# The ESP32 port's Pin takes ``hold`` (GPIO hold through a software reset); the
+# generic stubs do not list it, so it is passed from these.
+_HOLD = {"hold": True}
+_RELEASE = {"hold": False}
+
+
+def hold_output(board_path, name, on):
+    """Hold output ``name`` at ``on`` through the next reset (the ESP32's GPIO
+    hold): before the reset into an update, so the loads stay up while the new
+    version starts (behaviour §11; docs/update.md). Returns True if held."""
+    try:
+        b = board_mod.load(board_path)
+        o = b["outputs"][name]
+        level = (1 if on else 0) if o.get("active_high", True) else (0 if on else 1)
+        machine.Pin(o["pin"], machine.Pin.OUT, value=level, **_HOLD)
+        return True
+    except Exception:
+        return False
+
+
+def reset():
+    """``machine.reset()``: the loader's way into the previous version."""
+    machine.reset()
+
+
+def release_holds(board_path):
+    """Release every output's hold: each pin takes the level last written to it
+    (the new version's decision, or off: ``safe_pins`` at boot)."""
+    try:
+        b = board_mod.load(board_path)
+        for o in b["outputs"].values():
+            machine.Pin(o["pin"], machine.Pin.OUT, **_RELEASE)
+    except Exception:
+        pass
+
+
 class Hardware:
     """Pins, UART and ADCs of one board.
 

@@ -10,7 +10,8 @@ is kept in ``last_error`` and changes nothing.
 Commands (tuples): ``(SETTINGS, {name: value})``, ``(SOFT_SWITCH, bool)``,
 ``(SET_SOC, pct)``, ``(SYNCHRONISE,)``, ``(FACTORY_RESET,)``, ``(ACCEPT_BANK,)``,
 ``(RESET_ALARMS,)`` (a user action: releases latched under-voltage withdrawals),
-``(CLEAR_HISTORY,)``, ``(SET_PIN, pin)`` (the Bluetooth pairing PIN, 0..999999).
+``(CLEAR_HISTORY,)``, ``(SET_PIN, pin)`` (the Bluetooth pairing PIN, 0..999999),
+``(UPDATING, bool)`` (a firmware update is being staged: no charging, update.py).
 """
 from micropython import const
 
@@ -23,6 +24,7 @@ ACCEPT_BANK = const(6)
 RESET_ALARMS = const(7)
 CLEAR_HISTORY = const(8)
 SET_PIN = const(9)
+UPDATING = const(10)
 MAX_PENDING = const(16)
 
 

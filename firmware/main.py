@@ -43,6 +43,12 @@ def build(board_path="board.json", settings_obj=None, fs=None, profile=None, bt=
         profile = models.resolve(s.get("model"), b)
     models.check_board(profile, b)
     app = bms.Bms(hw.Hardware(b), s, persister, profile)
+    if fs is not None:
+        # Latched withdrawals and port trips survive a reset (docs/reliability.md).
+        import alarm_state
+        alarms = alarm_state.AlarmState(fs)
+        app.alarm_state = alarms
+        alarms.restore(app)
     if bt is not None and urandom is not None and models.has_feature(profile, models.FEAT_BLUETOOTH):
         import ble
         import ble_keys
@@ -70,12 +76,32 @@ def run(app, clock, keep_going=None, crash_log=None, max_restarts=MAX_RESTARTS):
     An ``Exception`` restarts the loop after ``RESTART_PAUSE_MS`` (outputs off,
     watchdog fed; ``app.restarts`` counts it), up to ``max_restarts`` times in
     ``RESTART_WINDOW_MS``; the next one propagates, and so do KeyboardInterrupt
-    and SystemExit (a user's stop).
+    and SystemExit (a user's stop). The loop itself is ``periods``; this
+    sleeps the times it yields (an exception in a sleep counts as the loop's).
     """
+    gen = periods(app, clock, keep_going, crash_log, max_restarts)
+    try:
+        wait = next(gen)
+        while True:
+            try:
+                clock.sleep_ms(wait)
+            except BaseException as e:      # into the loop, as if its own sleep raised it
+                wait = gen.throw(e)
+                continue
+            wait = next(gen)
+    except StopIteration:
+        return
+
+
+def periods(app, clock, keep_going=None, crash_log=None, max_restarts=MAX_RESTARTS):
+    """The control loop as a generator: it ticks ``app`` and yields each time it
+    would sleep, the ms to sleep (``run`` sleeps them; the simulator's lockstep
+    with MicroPython steps it from outside, host_tools/mpy/sim_driver.py).
+    Crash handling as ``run`` says."""
     recent = []
     while True:
         try:
-            _loop(app, clock, keep_going)
+            yield from _loop(app, clock, keep_going)
             return
         except Exception as e:
             _stopped(app, e, crash_log)
@@ -87,7 +113,7 @@ def run(app, clock, keep_going=None, crash_log=None, max_restarts=MAX_RESTARTS):
             waited = 0
             while waited < RESTART_PAUSE_MS:
                 app.hw.feed()
-                clock.sleep_ms(bms.TICK_MS)
+                yield bms.TICK_MS
                 waited += bms.TICK_MS
             app.restarts += 1
             app.status.stopped = False
@@ -97,15 +123,23 @@ def run(app, clock, keep_going=None, crash_log=None, max_restarts=MAX_RESTARTS):
 
 
 def _loop(app, clock, keep_going):
+    # Fixed-phase periods: when a tick overran its period, or the loop stalled,
+    # the loop does not race to catch up: the periods gone by without a tick are
+    # counted (``app.missed_ticks``, diag's "periods missed") and skipped.
+    period = bms.TICK_MS
     due = clock.ticks_ms()
     while keep_going is None or keep_going():
-        app.tick(clock.ticks_ms())
-        due = ticks_add(due, bms.TICK_MS)
+        now = clock.ticks_ms()
+        late = ticks_diff(now, due)
+        if late >= period:
+            k = late // period
+            app.missed_ticks += k
+            due = ticks_add(due, k * period)
+        app.tick(now)
+        due = ticks_add(due, period)
         wait = ticks_diff(due, clock.ticks_ms())
         if wait > 0:
-            clock.sleep_ms(wait)
-        else:
-            due = clock.ticks_ms()   # overran: start the next period now
+            yield wait
 
 
 def _stopped(app, e, crash_log):
@@ -116,12 +150,16 @@ def _stopped(app, e, crash_log):
         crashlog.record(e, crash_log, app.ticks * bms.TICK_MS)
 
 
-def main():
-    """Boot: build the BMS and run its loop.
+def main(board_path="board.json", on_healthy=None):
+    """Boot: build the BMS and run its loop (``loader.start`` calls this with
+    the active slot's board file, docs/update.md).
 
     Where ``_thread`` exists (the ESP32 port) the loop runs in its own thread so
     the REPL stays usable for ``diag`` while the BMS keeps working; Ctrl-C at the
-    REPL then does not touch the outputs.
+    REPL then does not touch the outputs. ``on_healthy``: called once after the
+    first healthy tick (``Bms.healthy_hook``: a new version's trial ends).
+    Returns None when the BMS cannot start on this board (``board.BoardError``:
+    it says why; every output stays off).
     """
     import time
     import crashlog
@@ -132,7 +170,7 @@ def main():
     except ImportError:             # a build without Bluetooth
         bluetooth = None
     try:
-        app = build(fs=store.OsFs(), bt=bluetooth, urandom=getattr(os, "urandom", None))
+        app = build(board_path, fs=store.OsFs(), bt=bluetooth, urandom=getattr(os, "urandom", None))
     except ValueError as e:     # board.BoardError: the board file lacks a pin the model needs
         # boot.py has driven every output off; they stay off: nothing charges or discharges.
         print("BMS not started: %s" % e)
@@ -140,6 +178,7 @@ def main():
     # Found by ``diag`` when the user imports it: diag and its helpers are not
     # loaded at boot, their ~15 KB of bytecode stay out of the heap until asked for.
     bms.running = app
+    app.healthy_hook = on_healthy
     app.hw.start_watchdog()
     try:
         import _thread
@@ -152,4 +191,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # The board runs this file at boot: the loader picks the application slot
+    # (an update's trial, a rollback) and starts ``main.main`` from it.
+    import loader
+    loader.start()

@@ -10,12 +10,17 @@ known (a shunt: every tick; the batteries' own current: across link gaps up to
 ``current_hold_s``, docs/monitor.md). SoC synchronises to 100 % when the mean
 cell voltage of the batteries that answered is at least ``charged_cell_v`` and
 the current is below ``tail_current_pct`` of capacity, both for
-``charged_detection_s`` (behaviour §5; defaults 4 %, 3 minutes).
+``charged_detection_s`` (behaviour §5; defaults 4 %, 3 minutes). One
+synchronisation a charge: once at 100 %, the detection waits until the bank
+has given out ``SYNC_REARM_PCT10`` (1 %) of its capacity, so a bank held full
+by a charger all day counts one full charge and asks for one history write,
+not one every three minutes (docs/monitor.md).
 """
 from micropython import const
 
 _MAMS_PER_MAH = const(3600000)     # mA·ms in one mAh
 UNKNOWN = const(-1)
+SYNC_REARM_PCT10 = const(990)       # the detection re-arms at or below 99.0 %
 
 
 class Monitor:
@@ -108,7 +113,8 @@ class Monitor:
         self._avg_rem -= step * tau
         # Full-charge detection (behaviour §5).
         tail_ma = self._cap_ah * self._tail_pct10
-        if cell_avg_mv >= self._charged_cell_mv and current_ma < tail_ma:
+        armed = self.soc_pct10 == UNKNOWN or self.soc_pct10 <= SYNC_REARM_PCT10
+        if armed and cell_avg_mv >= self._charged_cell_mv and current_ma < tail_ma:
             self._charged_ms += dt_ms
             if self._charged_ms >= self._detect_ms:
                 self._charged_ms = 0

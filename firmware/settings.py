@@ -53,7 +53,7 @@ SCHEMA = (
     ("bank_check_s", "s", 2, 0, 10, "project: E-B01, E-B05, E-B09 must hold this long on complete readings"),
     ("battery_fault_clear_s", "s", 5, 0, 60, "project: E-B11 clears once no battery has flagged a fault for this long"),
     ("stuck_cell_s", "s", 600, 120, 3600, "project: a cell reading frozen this long while the other cells of its battery moved is a failed sensor: E-B11 (docs/reliability.md)"),
-    ("stuck_cell_move_mv", "mV", 20, 5, 200, "project: how far the other cells must move, on average, for a frozen one to count"),
+    ("stuck_cell_move_mv", "mV", 20, 5, 200, "project: how far each other cell must move (their sum over the window, per cell) for the one that did not to count as frozen"),
     # Link supervision (behaviour §1 leaves the delays to the project).
     ("link_lost_warn_s", "s", 3, 2, 30, "project: W-B05 after this long without a valid reading"),
     ("link_lost_alarm_s", "s", 30, 30, 300, "project: A-B05 this long after W-B05 (>= the 30 s pre-alarm lead)"),

@@ -39,6 +39,17 @@ class OsFs:
         with open(self.path(name), "wb") as f:
             f.write(data)
 
+    def append(self, name, data):
+        with open(self.path(name), "ab") as f:
+            f.write(data)
+
+    def mkdir(self, name):
+        import os
+        try:
+            os.mkdir(self.path(name))
+        except OSError:            # it exists
+            pass
+
     def rename(self, src, dst):
         import os
         os.rename(self.path(src), self.path(dst))
@@ -65,6 +76,13 @@ class MemFs:
     def write(self, name, data):
         self.files[name] = bytes(data)
         self.writes += 1
+
+    def append(self, name, data):
+        self.files[name] = self.files.get(name, b"") + bytes(data)
+        self.writes += 1
+
+    def mkdir(self, name):
+        pass                       # names with "/" are simply keys
 
     def rename(self, src, dst):
         self.files[dst] = self.files.pop(src)

@@ -5,12 +5,16 @@ frozen-sensor case battery-safety guides ask for). docs/reliability.md.
 Judged in windows of ``stuck_cell_s``: at each window's start every cell's
 value is kept; each complete, fresh reading marks the cells of one battery
 (round robin, so a tick does a battery's worth of work) whose value differs
-from it. At the window's end a cell never marked, in a battery whose cells'
-sum moved by ``stuck_cell_move_mv`` per other cell or more, is frozen: the BMS
+from it. At the window's end a cell never marked, when every other cell of its
+battery was marked and their sum moved by ``stuck_cell_move_mv`` per other cell
+or more, is frozen: the BMS
 no longer knows that cell, and diagnosis raises E-B11 (``count`` > 0). The mark
 goes the moment the cell's reading changes. A healthy cell follows its
 neighbours by at least a millivolt over that much movement; at rest (nothing
-moves) nothing is judged.
+moves) nothing is judged. One cell that moves while the others stay (a test
+rig's, or a cell's own excursion) marks nothing: only the odd one out among
+moving neighbours is frozen. Two frozen cells in one battery are not told from
+a battery at rest by this rule (docs/reliability.md).
 
 Memory grows with the bank (3 bytes a cell slot of the batteries present, made
 when the bank's size changes); no allocation per tick.
@@ -93,12 +97,18 @@ class StuckCells:
             if n < 2 or self._hi[i] - self._lo[i] < self._move_mv * (n - 1):
                 continue
             base = i * MAX_CELLS
+            still = -1
             for k in range(n):
-                if not self._changed[base + k] and not self._frozen[base + k]:
-                    self._frozen[base + k] = 1
-                    self.count += 1
-                    if self.first < 0:
-                        self.first = base + k
+                if not self._changed[base + k]:
+                    if still >= 0:
+                        still = -2          # two or more did not move: the battery, not one sensor
+                        break
+                    still = k
+            if still >= 0 and not self._frozen[base + still]:
+                self._frozen[base + still] = 1
+                self.count += 1
+                if self.first < 0:
+                    self.first = base + still
 
     def _restart(self, bank):
         cells = bank.cell_mv

@@ -66,6 +66,22 @@ class PortTrip:
                 self.failed = 0
                 self._held_ms = 0
 
+    def restore(self, tripped, locked, failed):
+        """After a reset (``alarm_state``): the port was tripped (or locked) with
+        ``failed`` trips in its series; a tripped port waits its full retry again."""
+        if self._version != self.settings.version:
+            self._load()
+        self.failed = failed
+        self.locked = locked
+        self.tripped = tripped or locked
+        w = 0
+        if self.tripped and not locked:
+            w = self._retry_ms
+            for _ in range(failed - 1 if failed > 0 else 0):
+                w *= 4
+        self.wait_ms = w
+        self._held_ms = 0
+
     def user_action(self):
         """Release a trip or a lock: the port may close on the next tick."""
         self.tripped = False

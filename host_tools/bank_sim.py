@@ -43,10 +43,21 @@ class Cell:
         self.charge_as = capacity_ah * 3600.0 * soc_pct / 100.0
         self.r_ohm = r_mohm / 1000.0
         self.current_a = 0.0
+        self._ocv_at = None
+        self._ocv = 0.0
 
     @property
     def soc_pct(self):
         return 100.0 * self.charge_as / self.capacity_as
+
+    def ocv(self):
+        """``ocv_mv`` at this cell's charge, computed again only when the charge
+        changed (the world asks several times a tick: the ring's answer, the
+        remote's bank voltage, the truth)."""
+        if self.charge_as != self._ocv_at:
+            self._ocv_at = self.charge_as
+            self._ocv = ocv_mv(100.0 * self.charge_as / self.capacity_as)
+        return self._ocv
 
     def step(self, current_a, dt_s):
         self.current_a = current_a
@@ -56,7 +67,7 @@ class Cell:
         self.charge_as = lo if self.charge_as < lo else hi if self.charge_as > hi else self.charge_as
 
     def voltage_mv(self):
-        return ocv_mv(self.soc_pct) + self.current_a * self.r_ohm * 1000.0
+        return self.ocv() + self.current_a * self.r_ohm * 1000.0
 
 
 class Battery:
@@ -128,7 +139,7 @@ class BankSim:
         best = None
         for p in range(self.parallel):
             string = self.batteries[p * self.series:(p + 1) * self.series]
-            ocv = sum(ocv_mv(c.soc_pct) for b in string for c in b.cells) / 1000.0
+            ocv = sum(c.ocv() for b in string for c in b.cells) / 1000.0
             r = sum(c.r_ohm for b in string for c in b.cells)
             i = max(0.0, (volts - ocv) / r)
             best = i if best is None else min(best, i)
@@ -141,7 +152,7 @@ class BankSim:
         g = 0.0
         for p in range(self.parallel):
             string = self.batteries[p * self.series:(p + 1) * self.series]
-            ocvs.append(sum(ocv_mv(c.soc_pct) for b in string for c in b.cells) / 1000.0)
+            ocvs.append(sum(c.ocv() for b in string for c in b.cells) / 1000.0)
             g += 1.0 / sum(c.r_ohm for b in string for c in b.cells)
         return sum(ocvs) / len(ocvs), 1.0 / g
 

@@ -4,6 +4,7 @@
     bmsctl plot TRACE [-o PNG]                         the story of a simulated run, as a picture
     bmsctl flash --port P --firmware F [--board B]    erase the chip and write MicroPython
     bmsctl deploy --port P [--board B] [--tool ampy]  copy the firmware bundle and board file
+    bmsctl update --port P [--board B]  a safe update: staged, checked, switched, rolled back if it fails
     bmsctl reset --port P / bmsctl repl --port P      start the BMS / the board's REPL
     bmsctl diag --port P [COMMAND]                     a diag command (status, history, set(...))
     bmsctl settings get|set|export|import|check ...   settings, to and from TOML files
@@ -69,6 +70,14 @@ def _parser():
     p.add_argument("--sources", action="store_true", help="copy firmware/*.py instead of the .mpy bundle")
     p.add_argument("--dry-run", action="store_true", help="list what would be copied")
 
+    p = sub.add_parser("update", help="a safe update: stage the bundle in the other slot, check it, switch, "
+                                      "reset; it rolls back by itself if it does not run (docs/update.md)")
+    port(p, "to update")
+    p.add_argument("--board", default=DEFAULT_BOARD, help="board file name under boards/")
+    p.add_argument("--sources", action="store_true", help="firmware/*.py instead of the .mpy bundle")
+    p.add_argument("--version", default=None, help="the version to record (default: the package's + the bundle's hash)")
+    p.add_argument("--no-reset", action="store_true", help="switch, but let the next reset start it")
+
     for name, text in (("repl", "the board's REPL (mpremote; Ctrl-] leaves it)"),
                        ("reset", "reset the board: it boots and starts the BMS")):
         port(sub.add_parser(name, help=text), "")
@@ -131,6 +140,9 @@ def _run(a):
         B.flash(a.port, a.firmware, a.board, a.dry_run)
     elif a.cmd == "deploy":
         B.deploy(a.port, a.board, a.dest, a.tool, not a.no_mip, a.sources, a.dry_run)
+    elif a.cmd == "update":
+        from host_tools import update_cmds
+        update_cmds.update(a.port, a.board, a.sources, a.version, not a.no_reset)
     elif a.cmd == "repl":
         B.repl(a.port)
     elif a.cmd == "reset":

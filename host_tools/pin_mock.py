@@ -52,6 +52,7 @@ _uart_backends = {}     # uart id -> backend
 _irqs = {}              # pin id -> (handler, trigger, Pin)
 _pwm_duty = {}          # pin id -> duty_u16 of a PWM on it
 wdt_feeds = []          # t_ms of every WDT feed
+_held = {}              # pin id -> the value written while its level is held (Pin(..., hold=True))
 
 
 def install(chip="esp32", clock=None):
@@ -66,16 +67,29 @@ def install(chip="esp32", clock=None):
 
 
 def reset():
-    """``machine.reset()``'s stand-in: forget every pin and level (the virtual
-    board replaces it with a hard reset that restarts the BMS)."""
-    _reset_state()
+    """``machine.reset()``'s stand-in: forget every pin and level but the held
+    ones (a software reset keeps the ESP32's GPIO hold; the virtual board
+    replaces it with a hard reset that restarts the BMS)."""
+    _reset_state(keep_held=True)
 
 
-def _reset_state():
-    """Forget every pin, transition, ADC level, UART backend and WDT feed."""
+def held_pins():
+    """{pin id: level} of the pins whose level is held (the ESP32's GPIO hold)."""
+    return dict((p, _levels.get(p, 0)) for p in _held)
+
+
+def _reset_state(keep_held=False):
+    """Forget every pin, transition, ADC level, UART backend and WDT feed. With
+    ``keep_held`` (a reset that is not a power-on: the ESP32's GPIO hold keeps
+    a held pin's level through it) the held pins keep their level and hold."""
+    held = held_pins() if keep_held else {}
     del transitions[:]
     del wdt_feeds[:]
     _levels.clear()
+    _held.clear()
+    for p in held:
+        _levels[p] = held[p]
+        _held[p] = held[p]
     _adc_mv.clear()
     _uart_backends.clear()
     _irqs.clear()
@@ -150,19 +164,26 @@ class Pin:
     IRQ_RISING = 1
     IRQ_FALLING = 2
 
-    def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+    def __init__(self, pin_id, mode=-1, pull=-1, value=None, hold=None):
         _check_pin(pin_id)
         self.id = pin_id
         self.mode = None
-        self.init(mode, pull, value)
+        self.init(mode, pull, value, hold)
 
-    def init(self, mode=-1, pull=-1, value=None):
+    def init(self, mode=-1, pull=-1, value=None, hold=None):
         if mode in (Pin.OUT, Pin.OPEN_DRAIN) and self.id in _chip()["input_only"]:
             raise ValueError("pin %d is input-only on %s" % (self.id, _state["chip"]))
         if mode != -1:
             self.mode = mode
+        if hold is False and self.id in _held:
+            # Released: the pin takes the value written while it was held.
+            pending = _held.pop(self.id)
+            self.value(pending if value is None else value)
+            return
         if value is not None:
             self.value(value)
+        if hold:
+            _held[self.id] = _levels.get(self.id, 0)
 
     def value(self, v=None):
         if v is None:
@@ -170,6 +191,9 @@ class Pin:
         if self.mode not in (Pin.OUT, Pin.OPEN_DRAIN):
             raise OSError("pin %d is not an output" % self.id)
         v = 1 if v else 0
+        if self.id in _held:
+            _held[self.id] = v       # the ESP32's GPIO hold: the level stays, the value waits
+            return
         if _levels.get(self.id) != v:
             _levels[self.id] = v
             transitions.append((_now(), self.id, v))

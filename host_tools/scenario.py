@@ -121,7 +121,7 @@ def _codes():
 def _reasons():
     _firmware()
     import codes
-    return _codes() + [codes.REASON_STARTUP, codes.REASON_REMOTE_OFF, codes.REASON_NOT_12V]
+    return _codes() + [codes.REASON_STARTUP, codes.REASON_REMOTE_OFF, codes.REASON_NOT_12V, codes.REASON_UPDATING]
 
 
 def _fuses():
@@ -174,7 +174,7 @@ STEP_SPEC = {"t_s": _Num("s", lo=0), "wait_s": _Num("s", lo=0), "until": _SPECIA
              "fault": _Choice(FAULTS), "faults": _ListOf(_Choice(FAULTS)), "bit_error_rate": _Num("", 0, 1),
              "battery": _SPECIAL, "batteries": _SPECIAL, "drop_rate": _Num("", 0, 1),
              "answer_every_s": _Num("s", above=0), "settings": _SPECIAL, "note": _STR, "cell": _SPECIAL,
-             "battery_flags": _SPECIAL, "battery_temperature_c": _SPECIAL, "cycle": _SPECIAL,
+             "battery_flags": _SPECIAL, "battery_temperature_c": _SPECIAL, "cycle": _SPECIAL, "frozen_cell": _SPECIAL,
              "noise_mv": _Num("mV", lo=0), "set_soc_pct": _Num("%", 0, 100), "reset_alarms": _BOOL,
              "engine_rpm": _Num("rpm", lo=0), "vehicle_load_a": _Num("A", lo=0), "alternator_ambient_c": _Num("°C"),
              "bms_ambient_c": _Num("°C"), "bms_rth_k_per_w": _Num("K/W", above=0), "system_load_a": _Num("A", lo=0),
@@ -186,7 +186,8 @@ STEP_KEYS = set(STEP_SPEC)
 ITEM_KEYS = {"cell": ({"battery", "cell"}, {"r_mohm": _Num("mOhm", lo=0), "soc_pct": _Num("%", 0, 108)}),
              "battery_flags": ({"battery", "flags"}, {"flags": _Num("bit 0 balancing, bit 1 internal fault",
                                                                     0, 65535, integer=True)}),
-             "battery_temperature_c": ({"battery", "c"}, {"c": _Num("°C")})}
+             "battery_temperature_c": ({"battery", "c"}, {"c": _Num("°C")}),
+             "frozen_cell": ({"battery", "cell"}, {"frozen": _BOOL})}
 FIELDS = ("atc", "atd", "pre_alarm", "remote_on", "alternator_on", "contactor", "aux_output", "alternator_atc")
 PORT_FIELDS = ("atc", "atd", "alternator", "system_charge", "system_discharge", "alternator_on")
 TRUTH_FIELDS = ("sim_cell_min_v", "sim_cell_max_v", "temp_min_c", "temp_max_c", "sim_input_v",
@@ -475,7 +476,7 @@ def _check_step_items(st, bank, where):
                     ", ".join("%s = 1" % k for k in sorted(need))))
             if not battery.ok(it["battery"]):
                 _wrong("%s: %s battery" % (where, key), it["battery"], battery)
-            if key == "cell":
+            if key in ("cell", "frozen_cell"):
                 cell = _Num(lo=1, hi=n_cells, integer=True,
                             words="a cell number 1..%d (each battery has %d)" % (n_cells, n_cells))
                 if not cell.ok(it["cell"]):

@@ -40,7 +40,9 @@ def test_deployed_heap_does_not_grow_and_does_not_regress():
     what would get there)."""
     hp = E.heap(hours=2, period_ms=1000)
     assert hp["diag_calls"] == 8
-    assert hp["after_boot_bytes"] <= 148 * 1024, hp      # 141 152 B before the model profiles (issue 11): 147 536 B
+    # 141 152 B before the model profiles (issue 11): 147 536 B; with the frozen-cell
+    # detector and the alarm state (issue 12): 153 696 B; with the update hooks: 154 640 B
+    assert hp["after_boot_bytes"] <= 152 * 1024, hp
     assert hp["with_diag_loaded_bytes"] - hp["after_boot_bytes"] >= 8 * 1024, hp     # diag came later
     assert hp["peak_in_use_bytes"] - hp["with_diag_loaded_bytes"] <= 2 * 1024, hp
 

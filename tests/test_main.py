@@ -259,3 +259,23 @@ def test_a_crash_that_keeps_coming_gives_up_to_the_watchdog(fw, tmp_path):
     assert (tmp_path / "crash.log").read_text().count("--- crash") == main.MAX_RESTARTS + 1
     # From here nothing feeds the watchdog: it resets the board within its 5 s.
     assert clock.ticks_diff(clock.ticks_ms(), pm.wdt_feeds[-1]) < 5000
+
+
+def test_a_stall_is_counted_as_missed_periods_and_the_loop_keeps_its_phase(fw):
+    clock, pm, main, app = fw
+    seen = []
+    real_tick = app.tick
+
+    def tick(now):
+        seen.append(clock.elapsed_ms)
+        if clock.elapsed_ms == 300:
+            clock.elapsed_ms += 1040          # this tick stalled 1.04 s (a long flash erase)
+        real_tick(now)
+
+    app.tick = tick
+    main.run(app, clock, lambda: clock.elapsed_ms < 2000)
+    # the periods at 400 .. 1200 had no tick (9); the 1300 one runs late, at once, then the old phase
+    assert app.missed_ticks == 9
+    assert seen[:6] == [0, 100, 200, 300, 1340, 1400]
+    import diag
+    assert "9 periods missed" in diag.loop_lines(app)[0]

@@ -151,3 +151,21 @@ def test_soc_accuracy_benchmark_machinery_tells_good_from_bad():
     assert good["max_error_pct"] <= 2.0
     bad = bench.soc_accuracy(cycles=1, gain_error_pct=8.0, offset_a=3.0)
     assert bad["max_error_pct"] > 2.0
+
+
+def test_one_synchronisation_a_charge_a_bank_held_full_does_not_count_again():
+    # Found by the soak: a charger holding the bank at full "synchronised" every
+    # 3 minutes, each asking for a history write.
+    m = mon()                                     # 100 Ah
+    run(m, 180, 1000, cell_mv=3550)
+    assert m.synchronised == 1
+    run(m, 3 * 3600, 1000, cell_mv=3550)          # three hours more at full
+    assert m.synchronised == 1 and m.soc_pct10 == 1000
+    run(m, 3600 * 0.9 / 10, -10000, cell_mv=3300)    # 0.9 Ah out: 99.1 %, not yet re-armed
+    assert m.soc_pct10 == 991
+    run(m, 400, 1000, cell_mv=3550)
+    assert m.synchronised == 1
+    run(m, 3.6 * 25, -10000, cell_mv=3300)        # 0.25 Ah more, below 99.0 %: armed again
+    assert m.soc_pct10 <= 990
+    run(m, 180, 1000, cell_mv=3550)
+    assert m.synchronised == 2 and m.soc_pct10 == 1000

@@ -60,3 +60,42 @@ def test_a_new_battery_restarts_the_judgement():
     bats[1].present = True                       # a battery joins: the windows start again
     r.run_for(2000)
     assert r.app.stuck._n == 2 and r.app.stuck.count == 0
+
+
+def test_one_cell_moving_while_the_others_stay_marks_nothing():
+    # The test rigs' pattern (and a cell's own excursion): cell 2 falls 600 mV and
+    # comes back while cells 1, 3 and 4 hold; none of them is the odd one out.
+    r = Rig(stuck_cell_s=120)
+    r.run(1000)
+    for k in range(3000):
+        r.set_cell(3300 - (k % 600))
+        r.run_for(100)
+    assert r.app.stuck.count == 0 and "E-B11" not in codes(r.st)
+
+
+def test_two_frozen_cells_in_one_battery_are_not_told_from_rest():
+    # The documented limit of the rule (docs/reliability.md): only one odd cell.
+    r = Rig(stuck_cell_s=120)
+    r.run(1000)
+    t0 = r.t
+    for n in range(3000):
+        mv = int(3350 - 0.25 * (r.t - t0 + 100) / 1000)
+        r.batteries[0].cells = (mv, 3351, 3352, mv + 3)
+        r.run_for(100)
+    assert r.app.stuck.count == 0
+
+
+def test_movement_exactly_at_the_threshold_is_judged_and_one_millivolt_less_is_not():
+    def run(total_mv):
+        # Within the first window the three other cells fall ``total_mv`` together
+        # (their sum), then hold; cell 1 (index 0) never changes.
+        r = Rig(batteries=[Battery(cells=(3400, 3350, 3351, 3352))], stuck_cell_s=120, stuck_cell_move_mv=20)
+        r.run(1000)
+        for n in range(1300):
+            d = min(max(n - 10, 0), 300) * total_mv // 300      # the sum's fall so far
+            a, rest = d // 3, d % 3
+            r.batteries[0].cells = (3400, 3350 - a - (rest > 0), 3351 - a - (rest > 1), 3352 - a)
+            r.run_for(100)
+        return r.app.stuck.count, codes(r.st)
+    assert run(60) == (1, ["E-B11"])          # 20 mV per other cell: 3 x 20
+    assert run(59) == (0, [])

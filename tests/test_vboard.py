@@ -199,3 +199,62 @@ def test_its_pins_come_from_the_board_file(deployed, tmp_path):
     assert "alternator port" not in out or "off" in out
     assert resume(vb.path, "import bms; print(bms.running.profile, bms.running.hw.board['link_uart']['id'])"
                   ).split() == ["smallbms_ng", "1"]
+
+
+def test_a_safe_update_over_usb_switches_confirms_and_a_broken_one_rolls_back(tmp_path):
+    """bmsctl update against the virtual board (docs/update.md): the BMS keeps
+    running while the bundle is staged; the board resets into the new slot,
+    which confirms itself at its first healthy tick. A bundle whose main.py
+    raises on import is rolled back at once, and the BMS runs the version
+    before."""
+    from host_tools import board_cmds, update_cmds
+    vb, close = _start(str(tmp_path / "flash"))
+    try:
+        port = vb.path
+        # A board with only the loader on it (what stays at the root: docs/update.md);
+        # its first application comes as an update.
+        loader_set = [os.path.join(host_tools.FIRMWARE_DIR, n + ".py")
+                      for n in ("loader", "update", "store", "hw", "board", "ntc")]
+        mpremote(port, "fs", "cp", *(loader_set + [":/lib/"]))
+        out = bmsctl("update", "--port", port, "--sources", "--version", "2.0")
+        assert "update 2.0 staged in app_a, checked" in out and "switched to on trial" in out
+        doc = None
+        for _ in range(40):
+            time.sleep(0.5)
+            try:
+                doc = update_cmds.slots(port)
+            except board_cmds.UserError:
+                continue
+            if doc and not doc["trial"]:
+                break
+        assert doc["active"] == "app_a" and doc["version"] == "2.0" and doc["trial"] == 0, doc
+        status = bmsctl("diag", "--port", port, "status")
+        assert "control loop running" in status and "VBOARD0001" in status
+        assert "/app_a" in resume(port, "import sys; print(sys.path)")
+        # A broken bundle: its main.py raises on import (a module it needs is not there).
+        broken = tmp_path / "main.py"
+        broken.write_text("import bms_v3_core\n")
+        real = board_cmds.bundle_files
+
+        def files(board, sources):
+            arch, fl = real(board, sources)
+            return arch, [(str(broken), "main.py")] + [(src, name) for src, name in fl if name == "board.json"]
+        update_cmds.bundle_files = files
+        try:
+            update_cmds.update(port, sources=True, version="3.0-broken", echo=lambda *a: None)
+        finally:
+            update_cmds.bundle_files = real
+        for _ in range(40):
+            time.sleep(0.5)
+            try:
+                doc = update_cmds.slots(port)
+            except board_cmds.UserError:
+                continue
+            if doc and doc.get("rolled_back"):
+                break
+        assert doc["active"] == "app_a" and doc["version"] == "2.0" and not doc["trial"], doc
+        assert doc["rolled_back"]["version"] == "3.0-broken" and "ImportError" in doc["rolled_back"]["why"]
+        time.sleep(1.5)
+        assert "control loop running" in bmsctl("diag", "--port", port, "status")
+    finally:
+        close()

@@ -1,12 +1,13 @@
 """The firmware side of a simulation, in the MicroPython subset.
 
 ``snapshot(app)`` is what the simulator records each tick, from the firmware's
-own state; the CPython simulator calls it directly, and under MicroPython
-``run(config)`` calls it from the firmware loop's clock: each ``sleep_ms`` sends
-the snapshot and the bytes the firmware wrote to the host (``simhost.exchange``,
-a synchronous call into Node) and applies the reply (bytes for the UART, ADC
-levels, soft switch, settings) before the loop's next tick.
+own state; the CPython simulator calls it directly. Under MicroPython the host
+(host_tools/mpy/sim_host.mjs) calls ``start(config)`` and then ``step(reply)``
+once per sleep of the firmware's own loop (``main.periods``): each returns the
+snapshot and the bytes the firmware wrote, and each reply brings the bytes for
+the UART, ADC levels, soft switch and settings before the loop's next tick.
 """
+import gc
 import json
 
 import alternator as AL
@@ -75,6 +76,10 @@ def snapshot(app, frames_seen):
         "system_state": SP.STATE_NAMES[st.system_state],
         "port_trips": st.port_trips,
         "leds": [IN.LED_NAMES[i] for i in range(len(IN.LED_NAMES)) if (st.led_mask >> i) & (st.leds >> i) & 1],
+        "ticks": st.ticks,
+        "missed_ticks": app.missed_ticks,
+        "flash_writes": (app.persister.writes if app.persister is not None else 0) + (
+            app.alarm_state.writes if app.alarm_state is not None else 0),
     }
     if st.link_frames_ok != frames_seen:
         lb = app.link.bank
@@ -109,23 +114,19 @@ def build(board, settings):
 
 
 class _Clock:
-    def __init__(self, start, driver):
+    """The firmware's clock in the lockstep: the host moves it between steps."""
+
+    def __init__(self, start):
         self.t = start
-        self.driver = driver
 
     def ticks_ms(self):
         return self.t
 
-    def sleep_ms(self, ms):
-        self.driver.exchange(ms)
-        self.t = (self.t + ms) & ((1 << 30) - 1)
-
 
 class _Driver:
-    def __init__(self, app, machine, board, host):
+    def __init__(self, app, machine, board):
         self.app = app
         self.machine = machine
-        self.host = host
         self.uart = machine._uart_backends[board["link_uart"]["id"]]
         self.pins = {}
         self.pwm = []
@@ -136,6 +137,8 @@ class _Driver:
                 self.pwm.append((name, o["pin"]))
         self.frames_seen = 0
         self.go = True
+        self.mem = None
+        self.mem_pending = False
 
     def outputs(self):
         out = {}
@@ -150,21 +153,20 @@ class _Driver:
             out[name] = self.machine.pwm_duty(pin)
         return out
 
-    def exchange(self, sleep_ms):
+    def message(self, sleep_ms):
+        """What the firmware says as it goes to sleep for ``sleep_ms``."""
         s = snapshot(self.app, self.frames_seen)
         self.frames_seen = self.app.status.link_frames_ok
         msg = {"sleep_ms": sleep_ms, "snap": s, "sent": self.uart.take_sent().hex(), "outputs": self.outputs(),
                "pwm": self.pwm_duties()}
-        while True:
-            reply = json.loads(self.host.exchange(json.dumps(msg)))
-            irq = reply.get("irq")
-            if irq is None:
-                break
-            # A pin edge in the middle of the sleep (the comparator): the
-            # interrupt handler runs now, and the host sees the outputs after it.
-            for pin, level in irq:
-                self.machine.drive(pin, level)
-            msg = {"outputs": self.outputs(), "pwm": self.pwm_duties()}
+        if self.mem is not None:
+            msg["mem_alloc"] = self.mem
+            self.mem = None
+        return msg
+
+    def take(self, reply):
+        """The host's reply after the sleep: the ring's bytes, ADC levels, user
+        commands; whether to go on; how long the sleep really lasted."""
         if reply.get("rx"):
             self.uart.feed(bytes.fromhex(reply["rx"]))
         adc = reply.get("adc")
@@ -173,13 +175,28 @@ class _Driver:
                 self.machine.set_adc_mv(int(pin), adc[pin])
         apply_commands(self.app, reply)
         self.go = reply.get("go", True)
+        if reply.get("mem"):
+            # The soak's heap figure: what is in use after a collection. This
+            # port collects only when an entry from JavaScript returns (a
+            # gc.collect() inside one does nothing): the batch ends here and
+            # the next entry reads the heap first (``step``).
+            self.mem_pending = True
+        return reply.get("extra_ms", 0)
 
 
-def run(config_json):
+_run = {}
+
+
+def start(config_json):
     """Build the BMS from ``config_json`` (board, settings, start ticks, initial
-    ADC levels) and run the firmware's own ``main.run`` loop until the host says stop."""
+    ADC levels) and run the firmware's own loop (``main.periods``) to its first
+    sleep; return that message (JSON text).
+
+    The host then calls ``step(reply_json)``: a batch of sleeps per entry from
+    JavaScript. This WebAssembly port frees garbage only when an entry
+    returns, so a run of days stays within its heap and the soak's heap figure
+    is the firmware's."""
     import machine
-    import simhost
     import board as board_mod
     import main
     import settings as settings_mod
@@ -193,7 +210,61 @@ def run(config_json):
     if cfg["settings"]:
         s.update(cfg["settings"])
     app = build(b, s)
-    driver = _Driver(app, machine, b, simhost)
-    clock = _Clock(cfg["start_ticks"], driver)
-    main.run(app, clock, lambda: driver.go)
-    return app
+    driver = _Driver(app, machine, b)
+    clock = _Clock(cfg["start_ticks"])
+    gen = main.periods(app, clock, lambda: driver.go)
+    _run.update(app=app, driver=driver, clock=clock, gen=gen)
+    return _next()
+
+
+def _next():
+    r = _run
+    try:
+        w = next(r["gen"])
+    except StopIteration:
+        return json.dumps({"done": True})
+    r["wait"] = w
+    return json.dumps(r["driver"].message(w))
+
+
+# Steps taken inside one entry from JavaScript before returning to it: this port
+# collects garbage when an entry returns (a full collection, about 0.5 ms), and
+# only then, so a batch bounds the garbage and spares the time.
+BATCH = 200
+
+
+def step(reply_json):
+    """One sleep's end, and up to ``BATCH`` more: the host's reply; the
+    firmware runs to its next sleep. Returns the JSON text of its message
+    (``{"done": true}`` once told to stop; ``{"outputs", "pwm"}`` after a
+    mid-sleep interrupt); within a batch the messages go to the host through
+    ``simhost.exchange``, which returns its reply."""
+    import simhost
+    d = _run["driver"]
+    if d.mem_pending:
+        d.mem_pending = False
+        d.mem = gc.mem_alloc() if hasattr(gc, "mem_alloc") else -1
+    for i in range(BATCH):
+        out = _step(reply_json)
+        if i == BATCH - 1 or out.startswith('{"done"') or d.mem_pending:
+            return out
+        reply_json = simhost.exchange(out)
+    return out
+
+
+def _step(reply_json):
+    r = _run
+    reply = json.loads(reply_json)
+    d = r["driver"]
+    irq = reply.get("irq")
+    if irq is not None:
+        # A pin edge in the middle of the sleep (the comparator): the interrupt
+        # handler runs now, and the host sees the outputs after it.
+        for pin, level in irq:
+            d.machine.drive(pin, level)
+        return json.dumps({"outputs": d.outputs(), "pwm": d.pwm_duties()})
+    extra = d.take(reply)
+    c = r["clock"]
+    # The host may let more time pass than asked (the soak's quiet stretches).
+    c.t = (c.t + r["wait"] + extra) & ((1 << 30) - 1)
+    return _next()

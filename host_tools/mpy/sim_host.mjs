@@ -1,6 +1,6 @@
 // Runs the firmware's main loop inside MicroPython (WebAssembly port) in lockstep
 // with the CPython simulator. Protocol on stdin/stdout, one JSON object a line:
-//   host -> {"files": {"/lib/x.py": "..."}, "config": "<json for sim_driver.run>"}
+//   host -> {"files": {"/lib/x.py": "..."}, "config": "<json for sim_driver.start>"}
 //   then, per control tick: node -> {"sleep_ms", "snap", "sent", "outputs"}
 //                           host -> {"rx", "adc", "soft_switch", "settings", "go"}
 //   at the end: node -> {"done": true} or {"error": "<traceback>"}
@@ -29,17 +29,26 @@ function send(text) { writeSync(1, text + "\n"); }
 
 const mp = await loadMicroPython({ heapsize: 8 * 1024 * 1024, stdout: (s) => process.stderr.write(s + "\n"),
                                    stderr: (s) => process.stderr.write(s + "\n") });
-mp.registerJsModule("simhost", { exchange: (text) => { send(text); return readLine(); } });
 const init = JSON.parse(readLine());
 for (const [path, data] of Object.entries(init.files)) {
   let cur = "";
   for (const part of path.split("/").slice(1, -1)) { cur += "/" + part; try { mp.FS.mkdir(cur); } catch (e) {} }
   mp.FS.writeFile(path, data);
 }
+// Each step is its own entry into MicroPython: this port frees garbage only
+// between entries (sim_driver.start's docstring).
+mp.registerJsModule("simhost", { exchange: (text) => { send(text); return readLine(); } });
 mp.globals.set("_config", init.config);
 try {
-  mp.runPython("import sim_driver\nsim_driver.run(_config)");
-  send(JSON.stringify({ done: true }));
+  mp.runPython("import sim_driver");
+  const driver = mp.pyimport("sim_driver");
+  const start = driver.start, step = driver.step;
+  let out = start(init.config);
+  for (;;) {
+    send(out);
+    if (out.startsWith('{"done"')) break;
+    out = step(readLine());
+  }
 } catch (e) {
   send(JSON.stringify({ error: String(e.message || e) }));
 }

@@ -33,8 +33,11 @@ class Simulation:
     ``events`` (printed change lines), ``app`` (the firmware ``Bms`` under CPython).
     """
 
-    def __init__(self, sc, trace_path=None, link="pty", echo=print, live=False, interpreter="cpython"):
+    def __init__(self, sc, trace_path=None, link="pty", echo=print, live=False, interpreter="cpython", soak=None):
         self.sc = sc
+        # The soak's time compression (host_tools/soak.py, docs/reliability.md):
+        # {"quiet_tick_ms", "active_window_ms", "sample_ms", "mem_every_ms"}, or None.
+        self.soak = soak
         self.interpreter = interpreter
         self.trace_path = trace_path
         self.link_kind = link
@@ -106,6 +109,14 @@ class Simulation:
         self._timed_out = False
         self._notes = []
         self._lines_changed = False     # a step changed a trip line the trace carries (PLOT_SETTINGS)
+        self._active_until = 0          # the soak: full-rate ticks until then
+        self._last_sample_ms = -(1 << 40)
+        self._next_mem_ms = 0
+        self.imposed_missed = 0         # the soak's quiet stretches: periods skipped on purpose
+        self.last_extra = 0
+        self._fast_prev = None
+        self.quiet_ms = 0               # simulated time spent in quiet stretches
+        self.mem_samples = []           # (t_ms, bytes in use) under MicroPython, the soak
 
     # ----- the world moves while the firmware sleeps ----------------------
     def _out_on(self, name):
@@ -162,6 +173,21 @@ class Simulation:
         ins = self.board["inputs"]
         self._set_adc(ins["remote_l"]["adc_pin"], int(l_mv * 1000 / ins["remote_l"]["divider_x1000"]))
         self._set_adc(ins["remote_h"]["adc_pin"], int(h_mv * 1000 / ins["remote_h"]["divider_x1000"]))
+
+    def _extra_ms(self):
+        """The soak's quiet stretches: nothing changed for ``active_window_ms``, no
+        fault on, no engine running, no cycle: the firmware ticks every
+        ``quiet_tick_ms`` instead of every ``bms.TICK_MS`` (the loop sees an
+        overrun and ticks on at once). 0 outside the soak."""
+        sk = self.soak
+        if sk is None:
+            return 0
+        t = self.clock.elapsed_ms
+        w = self.world
+        if (t < self._active_until or self.faults.active or w.cycle is not None
+                or w.alt.alternator.engine_rpm > 0 or w.alt.alternator.target_rpm > 0):
+            return 0
+        return sk["quiet_tick_ms"] - 100
 
     def _advance(self, dt_ms):
         t_ms = self.clock.elapsed_ms - dt_ms   # the firmware ticked at this time
@@ -285,7 +311,17 @@ class Simulation:
         want = edge == "on"
         return r[field] == want and before[field] != want
 
+    def _count_quiet(self, ms, extra):
+        # The firmware's loop counts the periods a quiet sleep skips as missed
+        # (main._loop): the soak subtracts these, imposed on purpose.
+        self.last_extra = extra         # the last sleep's: no tick after it saw its periods
+        if extra:
+            self.quiet_ms += ms + extra
+            self.imposed_missed += extra // 100
+
     def _apply_step(self, st, t_ms):
+        if self.soak is not None:
+            self._active_until = t_ms + self.soak["active_window_ms"]
         self.world.apply_step(st, t_ms)
         self.faults.apply_step(st)
         if "settings" in st:
@@ -308,7 +344,24 @@ class Simulation:
         self._snap_frames = self.app.status.link_frames_ok
         return snap
 
-    def _observe(self, t_ms):
+    def _fast_key(self):
+        """The soak under CPython: what the change keys (trace.CHANGE_KEYS) are
+        made from, read straight from the status record, so a tick in which
+        none changed skips the snapshot (the trace keeps its samples)."""
+        st = self.app.status
+        al = st.allowed
+        return (st.atc, st.atd, st.pre_alarm, st.pre_alarm_out, st.remote_on, bytes(st.active), st.batteries,
+                st.balancer, al[2], st.alternator_on, st.alternator_state, st.alternator_limit_why,
+                st.system_charge, st.system_discharge, st.system_state,
+                tuple(self._out_on(n) for n in MODEL_OUTPUTS if n in self.out_pins))
+
+    def _observe(self, t_ms, force=False):
+        if self.soak is not None and self.mp is None and self._prev is not None and not force:
+            key = self._fast_key()
+            if (key == self._fast_prev and t_ms - self._last_sample_ms < self.soak["sample_ms"]
+                    and not self._notes and not self._lines_changed):
+                return
+            self._fast_prev = key
         snap = self._snapshot()
         self._last_snap = snap
         rec = record(t_ms, snap)
@@ -332,7 +385,14 @@ class Simulation:
             rec["settings"] = dict((n, self._check_settings.get(n)) for n in PLOT_SETTINGS if n != "model")
             self._lines_changed = False
             changed = True
-        if changed or t_ms % SAMPLE_MS == 0:
+        if self.soak is not None:
+            sample = t_ms - self._last_sample_ms >= self.soak["sample_ms"]
+            if changed:
+                self._active_until = t_ms + self.soak["active_window_ms"]
+        else:
+            sample = t_ms % SAMPLE_MS == 0
+        if changed or sample:
+            self._last_sample_ms = t_ms
             self._trace.add(add_truth(rec, self.world))
             self.console.refresh(rec)
         if changed:
@@ -359,10 +419,10 @@ class Simulation:
         try:
             self.console.start(add_truth(record(0, empty_snapshot()), self.world))
             if self.mp is None:
-                fw_main.run(self.app, self.clock, self._keep_going)
+                fw_main.run(self.app, self.clock if self.soak is None else _QuietClock(self), self._keep_going)
             else:
                 self._run_micropython()
-            self._observe(self.clock.elapsed_ms)   # the state after the last tick
+            self._observe(self.clock.elapsed_ms, True)   # the state after the last tick
         finally:
             if self.trace:
                 self.console.stop(self.trace[-1])
@@ -389,8 +449,17 @@ class Simulation:
         self._msg = self.mp.start(config)
         while True:
             self.link.sent = bytes.fromhex(self._msg["sent"])
+            if "mem_alloc" in self._msg:
+                self.mem_samples.append((self.clock.elapsed_ms, self._msg["mem_alloc"]))
             self._reply = {}
-            self.clock.advance(self._msg["sleep_ms"])      # calls _advance: the world moves
+            extra = self._extra_ms()
+            self._count_quiet(self._msg["sleep_ms"], extra)
+            self.clock.advance(self._msg["sleep_ms"] + extra)      # calls _advance: the world moves
+            if extra:
+                self._reply["extra_ms"] = extra
+            if self.soak is not None and self.clock.elapsed_ms >= self._next_mem_ms:
+                self._reply["mem"] = True
+                self._next_mem_ms = self.clock.elapsed_ms + self.soak["mem_every_ms"]
             go = self._keep_going()
             self._reply["rx"] = bytes(self.link.rx).hex()
             self._reply["go"] = go
@@ -402,3 +471,20 @@ class Simulation:
                     raise RuntimeError("the firmware loop under MicroPython did not stop when told")
                 self._msg = last          # the state after the last tick
                 break
+
+
+class _QuietClock:
+    """The firmware's clock in a CPython soak: each sleep lasts what the loop asked
+    for, plus the quiet stretch's extra time (``Simulation._extra_ms``)."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.clock = sim.clock
+
+    def ticks_ms(self):
+        return self.clock.ticks_ms()
+
+    def sleep_ms(self, ms):
+        extra = self.sim._extra_ms()
+        self.sim._count_quiet(ms, extra)
+        self.clock.sleep_ms(ms + extra)

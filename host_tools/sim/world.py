@@ -45,6 +45,7 @@ class World:
         self.state = {"load_a": 0.0, "charge_a": 0.0, "charge_v": None, "uncontrolled_a": 0.0,
                       "remote": "loop", "temperature_c": bank_kw.get("temperature_c", 20.0), "noise_mv": 0.0}
         self.cycle = None            # (key, values, durations_ms, start_ms)
+        self.frozen = {}             # (battery index, cell index) -> the value its sensor keeps reporting (mV)
         self._temp = self.state["temperature_c"]
 
     def _plant_step(self, st):
@@ -73,6 +74,12 @@ class World:
             self.bank.set_battery_temperature(c["battery"], c["c"])
         for c in _as_list(st.get("cell")):
             self.bank.set_cell(c["battery"], c["cell"], c.get("r_mohm"), c.get("soc_pct"))
+        for f in _as_list(st.get("frozen_cell")):
+            key = (f["battery"] - 1, f["cell"] - 1)
+            if f.get("frozen", True):
+                self.frozen[key] = None      # holds the next value it reports
+            else:
+                self.frozen.pop(key, None)
         for f in _as_list(st.get("battery_flags")):
             self.bank.batteries[f["battery"] - 1].flags = f["flags"]
         if "cycle" in st:
@@ -135,16 +142,23 @@ class World:
         return {"loop": (v / 2, v / 2), "open": (v, 0), "l_low": (0, 0), "h_high": (v, v)}[self.state["remote"]]
 
     def reported_cells(self, battery):
-        """What a battery's cell sensors report, in whole mV (with the noise)."""
+        """What a battery's cell sensors report, in whole mV (with the noise; a
+        frozen sensor repeats the value it had when it froze)."""
         sigma = self.state["noise_mv"]
         out = []
-        for c in battery.cells:
+        b = self.bank.batteries.index(battery) if self.frozen else None
+        for k, c in enumerate(battery.cells):
+            if b is not None and (b, k) in self.frozen and self.frozen[(b, k)] is not None:
+                out.append(self.frozen[(b, k)])
+                continue
             v = c.voltage_mv()
             if sigma:
                 v += self.rng.gauss(0.0, sigma)
             # What a 16-bit cell field can carry (a model cell under an absurd load
             # can go below 0 V; the batteries' own ADC reads 0 then).
             out.append(min(65535, max(0, int(round(v)))))
+            if b is not None and (b, k) in self.frozen:
+                self.frozen[(b, k)] = out[-1]
         return out
 
     def truth_cells_v(self):

@@ -18,8 +18,9 @@ pairs phones; ``timing()`` reports the tick's period and duration.
 """
 import machine
 
-import link
-import mp_ring
+# ``link`` and ``mp_ring`` (which uses the firmware's ``frame``) are imported when
+# the BMS runs: a board with only the loader on it has no firmware to import
+# until its first update lands in a slot (docs/update.md).
 
 _state = {"app": None, "t": 0, "uart": None, "phones": [], "last_us": None, "board": None, "polls": 0}
 # The simulated bank: one entry per battery, [cells mV, temperature 0.1 degC, flags].
@@ -41,6 +42,7 @@ def _us_diff(a, b):
 
 
 def _answer(seq):
+    import mp_ring
     bats = _world["batteries"]
     n = len(bats)
     recs = []
@@ -56,20 +58,63 @@ def _answer(seq):
 
 
 def boot(board_path="board.json"):
-    """What a reset does on a board: every output off (``boot.py``), then the
-    BMS started if the firmware and the board file are deployed. Returns the
-    BMS, or None (nothing deployed: the REPL is all there is)."""
+    """What a reset does on a board: ``boot.py`` (``loader.boot``: the
+    application slot, an update's trial counted or rolled back, every output
+    off), then ``main.py`` (``loader.start``: the BMS started from that slot,
+    confirmed at its first healthy tick, rolled back if it cannot start), if
+    the firmware and the board file are deployed. Returns the BMS, or None.
+    docs/update.md. (Where no version runs, the board waits 120 s before it
+    opens the load output; here it opens at once.)"""
     import os
     try:
+        import loader
+        import store
+        import update
+    except ImportError:
+        loader = None
+    fs = None
+    if loader is not None:
+        fs = store.OsFs()
+        slot = update.boot_choice(fs)
+        loader._use(slot)
+        board_path = loader.board_path(slot)
+    try:
         os.stat(board_path)
-        import main  # noqa: F401  (deployed?)
+        if loader is None:
+            import main  # noqa: F401  (deployed?)
     except (OSError, ImportError):
-        return None
+        return None             # nothing deployed (the loader judges a slot's main itself)
     import board
     import hw
     machine.install(board.load(board_path)["chip"])
     hw.safe_pins(board_path)
-    return start(board_path)
+    if loader is None:
+        return start(board_path)
+    return loader.start(fs, lambda: _Main, machine.reset, _NoWait)
+
+
+class _Main:
+    """``main`` as the loader starts it, on the virtual board."""
+
+    @staticmethod
+    def main(board_path, on_healthy):
+        app = start(board_path)
+        app.healthy_hook = on_healthy
+        return app
+
+
+class _NoWait:
+    @staticmethod
+    def ticks_ms():
+        return 0
+
+    @staticmethod
+    def ticks_diff(a, b):
+        return 1 << 29
+
+    @staticmethod
+    def sleep_ms(ms):
+        pass
 
 
 def start(board_path="board.json"):
@@ -303,6 +348,7 @@ def tick():
     _state["last_us"] = now
     if _state["phones"]:
         _phone_traffic()
+    import link
     uart = _state["uart"]
     sent = uart.take_sent()
     i = 0
