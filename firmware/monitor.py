@@ -11,8 +11,9 @@ known (a shunt: every tick; the batteries' own current: across link gaps up to
 cell voltage of the batteries that answered is at least ``charged_cell_v`` and
 the current is below ``tail_current_pct`` of capacity, both for
 ``charged_detection_s`` (behaviour §5; defaults 4 %, 3 minutes). One
-synchronisation a charge: once at 100 %, the detection waits until the bank
-has given out ``SYNC_REARM_PCT10`` (1 %) of its capacity, so a bank held full
+synchronisation a charge: after one, the detection waits until SoC has once
+fallen to ``SYNC_REARM_PCT10`` (99.0 %); the count climbing back to 100 % before
+the bank is really full does not disarm it again. So a bank held full
 by a charger all day counts one full charge and asks for one history write,
 not one every three minutes (docs/monitor.md).
 """
@@ -42,6 +43,7 @@ class Monitor:
         self.current_avg_ma = 0
         self._avg_rem = 0
         self._charged_ms = 0
+        self._armed = True            # full-charge detection counts (see SYNC_REARM_PCT10)
         self.synchronised = 0
         self._version = -1
 
@@ -79,6 +81,7 @@ class Monitor:
     def synchronise(self):
         """Manual "synchronise to 100 %"."""
         self.synchronised += 1
+        self._armed = False
         self.soc_pct10 = 1000
         self._set_charge_pct10(1000)
 
@@ -113,8 +116,9 @@ class Monitor:
         self._avg_rem -= step * tau
         # Full-charge detection (behaviour §5).
         tail_ma = self._cap_ah * self._tail_pct10
-        armed = self.soc_pct10 == UNKNOWN or self.soc_pct10 <= SYNC_REARM_PCT10
-        if armed and cell_avg_mv >= self._charged_cell_mv and current_ma < tail_ma:
+        if not self._armed and self.soc_pct10 != UNKNOWN and self.soc_pct10 <= SYNC_REARM_PCT10:
+            self._armed = True        # the bank gave out 1 %: the next full charge counts
+        if self._armed and cell_avg_mv >= self._charged_cell_mv and current_ma < tail_ma:
             self._charged_ms += dt_ms
             if self._charged_ms >= self._detect_ms:
                 self._charged_ms = 0

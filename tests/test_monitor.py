@@ -169,3 +169,17 @@ def test_one_synchronisation_a_charge_a_bank_held_full_does_not_count_again():
     assert m.soc_pct10 <= 990
     run(m, 180, 1000, cell_mv=3550)
     assert m.synchronised == 2 and m.soc_pct10 == 1000
+
+
+def test_the_next_charge_synchronises_even_when_the_count_reached_100_first():
+    # Found by the soak: the count reaches 100 % (clamped) before the bank is
+    # truly full; the full charge that follows must still synchronise (the
+    # history's last full charge, the balancer's spread at full).
+    m = mon()
+    run(m, 180, 1000, cell_mv=3550)
+    assert m.synchronised == 1
+    run(m, 3600 * 2, -10000, cell_mv=3300)        # 20 Ah out: 80 %
+    run(m, 3600 * 2.5, 10000, cell_mv=3400)       # 25 Ah in: the count says 100 % (clamped)
+    assert m.soc_pct10 == 1000 and m.synchronised == 1
+    run(m, 180, 1000, cell_mv=3550)               # the bank really reaches full
+    assert m.synchronised == 2

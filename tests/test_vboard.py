@@ -201,6 +201,21 @@ def test_its_pins_come_from_the_board_file(deployed, tmp_path):
                   ).split() == ["smallbms_ng", "1"]
 
 
+def _slots_when(port, done, tries=40):
+    """The board's slots.json once ``done(doc)`` holds (it resets meanwhile), or the last one read."""
+    from host_tools import board_cmds, update_cmds
+    doc = None
+    for _ in range(tries):
+        time.sleep(0.5)
+        try:
+            doc = update_cmds.slots(port)
+        except board_cmds.UserError:
+            continue                 # resetting: no answer yet
+        if doc and done(doc):
+            break
+    return doc
+
+
 def test_a_safe_update_over_usb_switches_confirms_and_a_broken_one_rolls_back(tmp_path):
     """bmsctl update against the virtual board (docs/update.md): the BMS keeps
     running while the bundle is staged; the board resets into the new slot,
@@ -218,15 +233,7 @@ def test_a_safe_update_over_usb_switches_confirms_and_a_broken_one_rolls_back(tm
         mpremote(port, "fs", "cp", *(loader_set + [":/lib/"]))
         out = bmsctl("update", "--port", port, "--sources", "--version", "2.0")
         assert "update 2.0 staged in app_a, checked" in out and "switched to on trial" in out
-        doc = None
-        for _ in range(40):
-            time.sleep(0.5)
-            try:
-                doc = update_cmds.slots(port)
-            except board_cmds.UserError:
-                continue
-            if doc and not doc["trial"]:
-                break
+        doc = _slots_when(port, lambda d: not d["trial"])
         assert doc["active"] == "app_a" and doc["version"] == "2.0" and doc["trial"] == 0, doc
         status = bmsctl("diag", "--port", port, "status")
         assert "control loop running" in status and "VBOARD0001" in status
@@ -244,14 +251,7 @@ def test_a_safe_update_over_usb_switches_confirms_and_a_broken_one_rolls_back(tm
             update_cmds.update(port, sources=True, version="3.0-broken", echo=lambda *a: None)
         finally:
             update_cmds.bundle_files = real
-        for _ in range(40):
-            time.sleep(0.5)
-            try:
-                doc = update_cmds.slots(port)
-            except board_cmds.UserError:
-                continue
-            if doc and doc.get("rolled_back"):
-                break
+        doc = _slots_when(port, lambda d: d.get("rolled_back"))
         assert doc["active"] == "app_a" and doc["version"] == "2.0" and not doc["trial"], doc
         assert doc["rolled_back"]["version"] == "3.0-broken" and "ImportError" in doc["rolled_back"]["why"]
         time.sleep(1.5)
