@@ -21,8 +21,9 @@ allocation, and written (``store``: whole or not at all) within
 writes even if one flapped (at most one a second; docs/persistence.md's write
 budget). A missing file is a first boot: nothing latched. A corrupt one cannot
 say whether something was latched: it is reported (``status``, E-B31 as for
-corrupt settings) and nothing is restored, so the rules judge afresh with
-their delays and the pre-alarm lead.
+corrupt settings, until the next boot: the behaviour doc's "power-cycle"), the
+present state is written over it, and nothing is restored, so the rules judge
+afresh with their delays and the pre-alarm lead.
 """
 from micropython import const
 
@@ -93,6 +94,8 @@ class AlarmState:
         doc, status = store.load(self.fs, ALARMS_FILE)
         self.status = status
         if doc is None:
+            if status == store.CORRUPT:
+                self._saved[0] = 0xFF    # the first tick writes a good file: a power-cycle clears E-B31
             return []
         names = [C.TABLE[cid][0] for cid in LATCHED]
         try:
@@ -108,6 +111,7 @@ class AlarmState:
                     raise ValueError("bad port state")
         except (ValueError, AttributeError, KeyError, TypeError):
             self.status = store.CORRUPT
+            self._saved[0] = 0xFF        # the first tick writes a good file: a power-cycle clears E-B31
             return []
         d = app.diagnosis
         for name in latched:

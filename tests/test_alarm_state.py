@@ -106,6 +106,10 @@ def test_a_corrupt_alarm_file_restores_nothing_and_is_e_b31():
     assert b.restored == [] and b.app.alarm_state.status == store.CORRUPT
     b.run(3000)
     assert "E-B31" in codes(b.st)
+    assert store.load(fs, alarm_state.ALARMS_FILE)[1] == store.OK      # written good again at once
+    again = boot(fs, [Battery()])                                     # a power-cycle clears E-B31
+    again.run(3000)
+    assert again.app.alarm_state.status == store.OK and "E-B31" not in codes(again.st)
     store.save(fs, alarm_state.ALARMS_FILE, {"kind": "alarms", "version": 1, "latched": ["A-B02"],
                                              "alternator": [0, 0, 0], "system": [0, 0, 0]})
     assert boot(fs, [Battery()]).app.alarm_state.status == store.CORRUPT     # not a latched code
