@@ -116,6 +116,8 @@ class Simulation:
         self.last_extra = 0
         self._fast_prev = None
         self._checked_frames = 0
+        import bank as fw_bank
+        self._max_cells = fw_bank.MAX_CELLS
         self.quiet_ms = 0               # simulated time spent in quiet stretches
         self.mem_samples = []           # (t_ms, bytes in use) under MicroPython, the soak
 
@@ -178,8 +180,8 @@ class Simulation:
     def _extra_ms(self):
         """The soak's quiet stretches: nothing changed for ``active_window_ms``, no
         fault on, no engine running, no cycle: the firmware ticks every
-        ``quiet_tick_ms`` instead of every ``bms.TICK_MS`` (the loop sees an
-        overrun and ticks on at once). 0 outside the soak."""
+        ``quiet_tick_ms`` instead of every ``bms.TICK_MS`` (the loop counts the
+        periods skipped as missed: ``_count_quiet``). 0 outside the soak."""
         sk = self.soak
         if sk is None:
             return 0
@@ -313,10 +315,6 @@ class Simulation:
         return r[field] == want and before[field] != want
 
     def _count_quiet(self, ms, extra):
-        if self.mp is None and self.pm.transitions:
-            # The soak reads levels; the pin mock's record of every LED blink over
-            # 30 days would only grow.
-            del self.pm.transitions[:]
         # The firmware's loop counts the periods a quiet sleep skips as missed
         # (main._loop): the soak subtracts these, imposed on purpose.
         self.last_extra = extra         # the last sleep's: no tick after it saw its periods
@@ -375,7 +373,7 @@ class Simulation:
             self.failures.append("at %.1f s the firmware accepted a reading the ring did not send" % (t_ms / 1000.0))
             return
         for i, (cells, temps) in enumerate(sent):
-            base = i * 16
+            base = i * self._max_cells
             if [lb.cell_mv[base + k] for k in range(lb.n_cells[i])] != cells:
                 self.failures.append("at %.1f s battery %d: the firmware holds other cells than the ring sent"
                                      % (t_ms / 1000.0, i + 1))
@@ -513,6 +511,10 @@ class _QuietClock:
         return self.clock.ticks_ms()
 
     def sleep_ms(self, ms):
+        if self.sim.pm.transitions:
+            # The soak reads levels; the pin mock's record of every LED blink over
+            # 30 days would only grow.
+            del self.sim.pm.transitions[:]
         extra = self.sim._extra_ms()
         self.sim._count_quiet(ms, extra)
         self.clock.sleep_ms(ms + extra)
